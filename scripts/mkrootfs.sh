@@ -17,7 +17,9 @@ die() {
 	exit 1
 }
 
-[ "$#" -eq 1 ] && [ -n "$1" ] || die "usage: mkrootfs.sh DIR"
+if [ "$#" -ne 1 ] || [ -z "$1" ]; then
+	die "usage: mkrootfs.sh DIR"
+fi
 dir=$1
 busybox=${BUSYBOX:-/bin/busybox}
 
