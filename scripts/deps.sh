@@ -36,8 +36,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 		exit 1
 	fi
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q >/dev/null
-	apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+	log=$(mktemp)
+	trap 'rm -f "$log"' EXIT
+	# apt's output is shown only when it fails.
+	if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } </dev/null >"$log" 2>&1; then
+		cat "$log" >&2
+		echo "deps: apt-get failed" >&2
+		exit 1
+	fi
 fi
 
 if ! command -v go >/dev/null 2>&1; then
