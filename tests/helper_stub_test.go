@@ -1,0 +1,3 @@
+package tests
+
+func runHelper(mode string) int { return 2 }
