@@ -1,0 +1,125 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+
+	"husk/libcontainer"
+)
+
+var execCommand = &cli.Command{
+	Name:      "exec",
+	Usage:     "run a process in a running container",
+	ArgsUsage: "<container-id> <command> [args...]",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "process.json to run (instead of a command)"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "add KEY=VALUE to the environment"},
+		&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "uid[:gid] to run as"},
+		&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gids"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
+		&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid to this file"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N extra fds (3..3+N-1) to the process"},
+		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a terminal (not supported yet)"},
+		&cli.StringFlag{Name: "console-socket", Usage: "unix socket for the terminal's master fd (not supported yet)"},
+	},
+	Action: func(ctx *cli.Context) error {
+		if ctx.Bool("tty") || ctx.String("console-socket") != "" {
+			return fmt.Errorf("exec: terminals are not supported yet")
+		}
+		id, err := containerID(ctx)
+		if err != nil {
+			return err
+		}
+		c, err := libcontainer.Open(ctx.String("root"), id)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		spec, err := c.Spec()
+		if err != nil {
+			return err
+		}
+		proc, err := execProcess(ctx, spec.Process)
+		if err != nil {
+			return err
+		}
+		pid, err := c.Exec(libcontainer.ExecOpts{
+			Process: proc, PidFile: ctx.String("pid-file"), PreserveFds: ctx.Int("preserve-fds"), Stdio: stdio(),
+		})
+		c.Close()
+		if err != nil || ctx.Bool("detach") {
+			return err
+		}
+		return exitCode(libcontainer.Wait(pid))
+	},
+}
+
+// execProcess builds the process to exec: from --process, or from the
+// container's own process with the command and flags applied.
+func execProcess(ctx *cli.Context, base *specs.Process) (*specs.Process, error) {
+	var p specs.Process
+	if file := ctx.String("process"); file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--process: %w", err)
+		}
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, fmt.Errorf("--process %s: invalid JSON: %v", file, err)
+		}
+		if p.Cwd == "" {
+			p.Cwd = "/"
+		}
+	} else {
+		p = *base
+		p.Args = ctx.Args().Tail()
+		p.Terminal = false
+	}
+	if len(p.Args) == 0 || p.Args[0] == "" {
+		return nil, fmt.Errorf("exec: a command is required")
+	}
+	p.Env = append(append([]string{}, p.Env...), ctx.StringSlice("env")...)
+	if cwd := ctx.String("cwd"); cwd != "" {
+		p.Cwd = cwd
+	}
+	if u := ctx.String("user"); u != "" {
+		uid, gid, err := parseUser(u)
+		if err != nil {
+			return nil, err
+		}
+		p.User.UID, p.User.GID = uid, gid
+	}
+	for _, g := range ctx.Int64Slice("additional-gids") {
+		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+	}
+	if ctx.Bool("no-new-privs") {
+		p.NoNewPrivileges = true
+	}
+	if p.Terminal {
+		return nil, fmt.Errorf("exec: process.terminal: terminals are not supported yet")
+	}
+	return &p, nil
+}
+
+// parseUser reads --user uid[:gid]; the gid defaults to 0 as in runc.
+func parseUser(s string) (uint32, uint32, error) {
+	us, gs, _ := strings.Cut(s, ":")
+	uid, err := strconv.ParseUint(us, 10, 32)
+	if err != nil {
+		return 0, 0, fmt.Errorf("--user %q: uid must be a number", s)
+	}
+	var gid uint64
+	if gs != "" {
+		if gid, err = strconv.ParseUint(gs, 10, 32); err != nil {
+			return 0, 0, fmt.Errorf("--user %q: gid must be a number", s)
+		}
+	}
+	return uint32(uid), uint32(gid), nil
+}

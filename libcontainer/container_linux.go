@@ -1,0 +1,449 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// CreateOpts are the options of `create` and `run`.
+type CreateOpts struct {
+	Root         string
+	ID           string
+	Bundle       *Bundle
+	PidFile      string
+	NoPivot      bool
+	NoNewKeyring bool
+	PreserveFds  int
+	Stdio        [3]*os.File
+}
+
+// Warnf reports problems that do not fail the command (set by the CLI).
+var Warnf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, "husk: warning: "+format+"\n", args...) }
+
+// Create makes a container and leaves it in the created state; on any error
+// it leaves nothing behind. The returned container is locked.
+func Create(o CreateOpts) (_ *Container, err error) {
+	dir, err := containerDir(o.Root, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("state root: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container %q already exists", o.ID)
+		}
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		os.Remove(dir)
+		return nil, err
+	}
+	var p *initProcess
+	defer func() {
+		if err != nil {
+			if p != nil {
+				p.kill()
+				p.conn.f.Close()
+			}
+			os.RemoveAll(dir)
+			lock.Close()
+		}
+	}()
+
+	b := o.Bundle
+	spec := b.Spec
+	listener, err := listenStart(lock)
+	if err != nil {
+		return nil, err
+	}
+	defer listener.Close()
+	extra, err := preservedFds(o.PreserveFds)
+	if err != nil {
+		return nil, err
+	}
+	p, err = launch(launchOpts{
+		stateRoot: o.Root, dir: b.Dir, stdio: o.Stdio,
+		extra: append(extra, listener), ns: createRequest(spec),
+	})
+	if err != nil {
+		return nil, err
+	}
+	st := specs.State{Version: specs.Version, ID: o.ID, Status: specs.StateCreating, Pid: p.pid, Bundle: b.Dir, Annotations: spec.Annotations}
+	hooks := spec.Hooks
+	if hooks == nil {
+		hooks = &specs.Hooks{}
+		spec.Hooks = hooks
+	}
+	runtimeHooks := len(hooks.Prestart)+len(hooks.CreateRuntime) > 0 //nolint:staticcheck // prestart is deprecated but still honoured
+	err = p.conn.sendJSON(msgInit, initConfig{
+		ID: o.ID, Rootfs: b.Rootfs, State: st, Config: b.Raw,
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, RuntimeHooks: runtimeHooks,
+		StartFd: 3 + len(extra), PreserveFds: o.PreserveFds,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("send config to init: %w", err)
+	}
+	if err := p.waitCreated(hooks, st); err != nil {
+		return nil, err
+	}
+	p.conn.f.Close()
+	stat, err := readProcStat(p.pid)
+	if err != nil {
+		return nil, fmt.Errorf("container init exited: %w", err)
+	}
+	st.Status = specs.StateCreated
+	rec := &record{
+		State:         State{State: st, Rootfs: b.Rootfs, Created: time.Now().UTC()},
+		InitStartTime: stat.startTime,
+		Config:        b.Raw,
+	}
+	if err := writeRecord(dir, rec); err != nil {
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, p.pid); err != nil {
+			return nil, err
+		}
+	}
+	return &Container{ID: o.ID, dir: dir, lock: lock, rec: rec, spec: spec}, nil
+}
+
+// waitCreated follows the init through its setup, running the hooks that
+// belong to the runtime's namespaces when it asks for them.
+func (p *initProcess) waitCreated(hooks *specs.Hooks, st specs.State) error {
+	for {
+		typ, payload, err := p.conn.recv()
+		if err != nil {
+			return p.died(p.pid, err)
+		}
+		switch typ {
+		case msgReady:
+			return nil
+		case msgError:
+			return remoteError(payload)
+		case msgHooks:
+			if err := runHooks("prestart", hooks.Prestart, st); err != nil { //nolint:staticcheck // deprecated but honoured
+				return err
+			}
+			if err := runHooks("createRuntime", hooks.CreateRuntime, st); err != nil {
+				return err
+			}
+			if err := p.conn.send(msgHooksDone, nil); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unexpected message %d from init", typ)
+		}
+	}
+}
+
+// listenStart makes the socket `start` connects to; it exists exactly while
+// the container is created and not yet started.
+func listenStart(dir *os.File) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "start-listener")
+	// Through the directory's fd, so a long --root never hits sun_path's limit.
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: procFd(dir) + "/" + startSock}); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bind start socket: %w", err)
+	}
+	if err := unix.Listen(fd, 1); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("listen on start socket: %w", err)
+	}
+	return f, nil
+}
+
+// preservedFds returns husk's own fds 3..3+n-1, which go to the container.
+func preservedFds(n int) ([]*os.File, error) {
+	files := make([]*os.File, 0, n+1)
+	for fd := 3; fd < 3+n; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return nil, fmt.Errorf("--preserve-fds: fd %d is not open", fd)
+		}
+		files = append(files, os.NewFile(uintptr(fd), "preserved-"+strconv.Itoa(fd)))
+	}
+	return files, nil
+}
+
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+}
+
+// Start runs the user process of a created container; it returns once the
+// process has been exec'd (or failed to be).
+func (c *Container) Start() error {
+	switch s := c.Status(); s {
+	case specs.StateCreated:
+	case specs.StateStopped:
+		return fmt.Errorf("cannot start a container that has stopped")
+	default:
+		return fmt.Errorf("cannot start an already %s container", s)
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	start := conn{os.NewFile(uintptr(fd), "start")}
+	defer start.f.Close()
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: procFd(c.lock) + "/" + startSock}); err != nil {
+		return fmt.Errorf("container init is not waiting for start: %w", err)
+	}
+	os.Remove(filepath.Join(c.dir, startSock))
+	// The init closes the connection by exec'ing; a message is an error.
+	if _, payload, err := start.recv(); err == nil {
+		return remoteError(payload)
+	}
+	spec, err := c.Spec()
+	if err != nil {
+		return err
+	}
+	if spec.Hooks != nil {
+		st := c.State().State
+		st.Status = specs.StateRunning
+		if err := runHooks("poststart", spec.Hooks.Poststart, st); err != nil {
+			Warnf("%v", err)
+		}
+	}
+	return nil
+}
+
+// Signal sends sig to the container's init, or with all to each of its
+// processes.
+func (c *Container) Signal(sig unix.Signal, all bool) error {
+	s := c.Status()
+	if s == specs.StateStopped {
+		return fmt.Errorf("container %q is not running", c.ID)
+	}
+	if !all {
+		return signalProcess(c.rec.Pid, c.rec.InitStartTime, sig)
+	}
+	for _, pid := range c.processes() {
+		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("signal %d: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+// signalProcess signals pid through a pidfd, after checking it is still the
+// process that started at startTime.
+func signalProcess(pid int, startTime uint64, sig unix.Signal) error {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return nil
+		}
+		return fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	defer unix.Close(pidfd)
+	if !processAlive(pid, startTime) {
+		return nil
+	}
+	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("signal %d: %w", pid, err)
+	}
+	return nil
+}
+
+// processes lists the container's processes: all members of its PID
+// namespace when it has one, otherwise its init.
+func (c *Container) processes() []int {
+	pid := c.rec.Pid
+	mine, err1 := os.Readlink("/proc/self/ns/pid")
+	theirs, err2 := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/pid")
+	if err1 != nil || err2 != nil || mine == theirs {
+		return []int{pid}
+	}
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ns, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && ns == theirs {
+			pids = append(pids, n)
+		}
+	}
+	return pids
+}
+
+// Delete removes a stopped container; created ones are killed first, and
+// running ones too with force.
+func (c *Container) Delete(force bool) error {
+	switch s := c.Status(); s {
+	case specs.StateStopped:
+	case specs.StateCreated:
+		c.killAndWait()
+	default:
+		if !force {
+			return fmt.Errorf("cannot delete container %q that is not stopped: %s", c.ID, s)
+		}
+		c.killAndWait()
+	}
+	return c.destroy()
+}
+
+func (c *Container) killAndWait() {
+	pidfd, err := unix.PidfdOpen(c.rec.Pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(pidfd)
+	if !processAlive(c.rec.Pid, c.rec.InitStartTime) {
+		return
+	}
+	for _, pid := range c.processes() {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+	unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+	// The pidfd becomes readable when the process exits.
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, 10_000); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// destroy runs the poststop hooks and removes the container's state.
+func (c *Container) destroy() error {
+	if spec, err := c.Spec(); err == nil && spec.Hooks != nil {
+		st := c.State().State
+		st.Status = specs.StateStopped
+		if err := runHooks("poststop", spec.Hooks.Poststop, st); err != nil {
+			Warnf("%v", err)
+		}
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("remove state: %w", err)
+	}
+	c.Close()
+	return nil
+}
+
+// RemoveStale removes what an interrupted create left under root/id: a
+// directory without state.json, as runc's delete does.
+func RemoveStale(root, id string) error {
+	dir, err := containerDir(root, id)
+	if err != nil {
+		return err
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer lock.Close()
+	if _, err := os.Stat(filepath.Join(dir, stateFile)); err == nil {
+		return nil
+	}
+	return os.RemoveAll(dir)
+}
+
+// ExecOpts are the options of `exec`.
+type ExecOpts struct {
+	Process     *specs.Process
+	PidFile     string
+	PreserveFds int
+	Stdio       [3]*os.File
+}
+
+// Exec starts a process in the container's namespaces and returns its pid
+// once it has been exec'd.
+func (c *Container) Exec(o ExecOpts) (int, error) {
+	if s := c.Status(); s == specs.StateStopped {
+		return 0, fmt.Errorf("cannot exec in a stopped container")
+	}
+	spec, err := c.Spec()
+	if err != nil {
+		return 0, err
+	}
+	var ns nsRequest
+	for _, n := range spec.Linux.Namespaces {
+		ns.addJoin(n.Type, fmt.Sprintf("/proc/%d/ns/%s", c.rec.Pid, namespaceProcName[n.Type]))
+	}
+	extra, err := preservedFds(o.PreserveFds)
+	if err != nil {
+		return 0, err
+	}
+	p, err := launch(launchOpts{stateRoot: filepath.Dir(c.dir), dir: "/", stdio: o.Stdio, extra: extra, ns: ns})
+	if err != nil {
+		return 0, err
+	}
+	defer p.conn.f.Close()
+	if err := p.conn.sendJSON(msgInit, initConfig{ID: c.ID, Process: o.Process, PreserveFds: o.PreserveFds}); err != nil {
+		p.kill()
+		return 0, err
+	}
+	// The socket closes on exec; anything else is an error report.
+	if _, payload, err := p.conn.recv(); err == nil {
+		p.kill()
+		return 0, remoteError(payload)
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, p.pid); err != nil {
+			return p.pid, err
+		}
+	}
+	return p.pid, nil
+}
+
+// Wait forwards signals to pid, reaps every child that ends, and returns
+// pid's exit code once it ends. The caller must be pid's parent or its
+// subreaper.
+func Wait(pid int) int {
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	for {
+		if code, done := reap(pid); done {
+			return code
+		}
+		sig := (<-sigs).(unix.Signal)
+		switch sig {
+		case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH:
+			// SIGURG is the Go runtime's own preemption signal.
+		default:
+			unix.Kill(pid, sig)
+		}
+	}
+}
+
+// reap collects every exited child without blocking.
+func reap(pid int) (code int, done bool) {
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || wpid <= 0 {
+			return 0, errors.Is(err, unix.ECHILD)
+		}
+		if wpid == pid {
+			return ExitCode(ws), true
+		}
+	}
+}

@@ -1,0 +1,295 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// initConfig is what the parent sends the Go init (msgInit).
+type initConfig struct {
+	ID     string      `json:"id"`
+	Rootfs string      `json:"rootfs,omitempty"`
+	State  specs.State `json:"state"` // for the hooks run in the container
+
+	// A new container: its config.json as read, and the create options.
+	Config       json.RawMessage `json:"config,omitempty"`
+	NoPivot      bool            `json:"noPivot,omitempty"`
+	NoNewKeyring bool            `json:"noNewKeyring,omitempty"`
+	RuntimeHooks bool            `json:"runtimeHooks,omitempty"` // stop for prestart/createRuntime hooks
+	StartFd      int             `json:"startFd,omitempty"`      // listening socket `start` connects to
+
+	// `exec`: the process to run in the container's namespaces.
+	Process *specs.Process `json:"process,omitempty"`
+
+	PreserveFds int `json:"preserveFds,omitempty"`
+}
+
+// Init is the Go half of `husk init`: nsenter has already put the process
+// in its namespaces. It never returns.
+func Init() {
+	runtime.LockOSThread()
+	fd, err := strconv.Atoi(os.Getenv("_HUSK_INITPIPE"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "husk init: not started by husk")
+		os.Exit(1)
+	}
+	unix.CloseOnExec(fd)
+	c := conn{os.NewFile(uintptr(fd), "init-pipe")}
+	err = runInit(c)
+	// runInit returns only on failure; exec replaced us otherwise.
+	if c.send(msgError, []byte(err.Error())) != nil {
+		fmt.Fprintln(os.Stderr, "husk init:", err)
+	}
+	os.Exit(1)
+}
+
+func runInit(c conn) error {
+	payload, err := c.expect(msgInit)
+	if err != nil {
+		return fmt.Errorf("read init config: %w", err)
+	}
+	var cfg initConfig
+	if err := json.Unmarshal(payload, &cfg); err != nil {
+		return fmt.Errorf("decode init config: %w", err)
+	}
+	if cfg.Process != nil {
+		p, err := prepareProcess(cfg.Process)
+		if err != nil {
+			return err
+		}
+		return p.exec(cfg.PreserveFds)
+	}
+	return containerInit(c, &cfg)
+}
+
+// containerInit sets up a new container, reports it created, waits for
+// `start` and execs the user process.
+func containerInit(c conn, cfg *initConfig) error {
+	spec, err := ParseSpec("config.json", cfg.Config)
+	if err != nil {
+		return err
+	}
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	if !cfg.NoNewKeyring {
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return fmt.Errorf("join session keyring: %w", err)
+		}
+	}
+	r := &rootfs{path: cfg.Rootfs, bundle: cfg.State.Bundle}
+	for _, ns := range spec.Linux.Namespaces {
+		r.userns = r.userns || ns.Type == specs.UserNamespace
+		r.cgroupns = r.cgroupns || ns.Type == specs.CgroupNamespace && ns.Path == ""
+	}
+	if err := r.prepare(spec); err != nil {
+		return err
+	}
+	if cfg.RuntimeHooks {
+		if err := c.send(msgHooks, nil); err != nil {
+			return err
+		}
+		if _, err := c.expect(msgHooksDone); err != nil {
+			return err
+		}
+	}
+	if err := runHooks("createContainer", spec.Hooks.CreateContainer, cfg.State); err != nil {
+		return err
+	}
+	if err := r.pivot(cfg.NoPivot); err != nil {
+		return err
+	}
+	r.handle.Close()
+	if err := setIdentity(spec); err != nil {
+		return err
+	}
+	if err := finishRootfs(spec); err != nil {
+		return err
+	}
+	p, err := prepareProcess(spec.Process)
+	if err != nil {
+		return err
+	}
+	if err := c.send(msgReady, nil); err != nil {
+		return err
+	}
+	c.f.Close()
+
+	// Created: wait for `start` to connect. Errors from here on go to it.
+	listener := os.NewFile(uintptr(cfg.StartFd), "start-listener")
+	nfd, _, err := unix.Accept4(int(listener.Fd()), unix.SOCK_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("wait for start: %w", err)
+	}
+	listener.Close()
+	start := conn{os.NewFile(uintptr(nfd), "start")}
+	cfg.State.Status = specs.StateCreated
+	if err := runHooks("startContainer", spec.Hooks.StartContainer, cfg.State); err != nil {
+		return reportStart(start, err)
+	}
+	return reportStart(start, p.exec(cfg.PreserveFds))
+}
+
+func reportStart(c conn, err error) error {
+	c.send(msgError, []byte(err.Error()))
+	return err
+}
+
+// setIdentity applies hostname, domainname and sysctls.
+func setIdentity(spec *specs.Spec) error {
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("hostname: %w", err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("domainname: %w", err)
+		}
+	}
+	for key, value := range spec.Linux.Sysctl {
+		path := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+		if err := os.WriteFile(path, []byte(value), 0); err != nil {
+			return fmt.Errorf("linux.sysctl.%s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// process is a container process ready to exec: its executable found and
+// its environment complete.
+type process struct {
+	spec *specs.Process
+	path string
+	env  []string
+	gids []int
+}
+
+// prepareProcess does everything that can fail in an interesting way
+// (missing cwd or executable) before the container is reported created.
+func prepareProcess(p *specs.Process) (*process, error) {
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return nil, fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+	}
+	path, err := lookPath(p.Args[0], p.Env)
+	if err != nil {
+		return nil, err
+	}
+	env := p.Env
+	name, home, known := passwdEntry(p.User.UID)
+	if !hasEnv(env, "HOME") {
+		if !known {
+			home = "/"
+		}
+		env = append(env[:len(env):len(env)], "HOME="+home)
+	}
+	gids := make([]int, 0, len(p.User.AdditionalGids))
+	for _, g := range p.User.AdditionalGids {
+		gids = append(gids, int(g))
+	}
+	if known {
+		for _, g := range memberGroups(name) {
+			gids = append(gids, int(g))
+		}
+	}
+	return &process{spec: p, path: path, env: env, gids: gids}, nil
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// lookPath finds args[0] the way execvp would inside the container, using
+// the PATH of the process's own environment.
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, checkExecutable(file)
+	}
+	pathEnv := ""
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		path := filepath.Join(dir, file)
+		if checkExecutable(path) == nil {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", file)
+}
+
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("exec: %q: %w", path, unwrapPathError(err))
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("exec: %q: permission denied", path)
+	}
+	return nil
+}
+
+// exec applies the process attributes, last of all the ones that limit
+// what husk itself may still do, and replaces init with the user program.
+func (p *process) exec(preserveFds int) error {
+	s := p.spec
+	for _, rl := range s.Rlimits {
+		res, err := rlimitResource(rl.Type)
+		if err != nil {
+			return err
+		}
+		// syscall.Setrlimit, so that Go does not restore its own NOFILE at exec.
+		if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}); err != nil {
+			return fmt.Errorf("process.rlimits %s: %w", rl.Type, err)
+		}
+	}
+	umask := 0o022
+	if s.User.Umask != nil {
+		umask = int(*s.User.Umask)
+	}
+	unix.Umask(umask)
+	if err := syscall.Setgroups(p.gids); err != nil {
+		return fmt.Errorf("process.user.additionalGids: %w", err)
+	}
+	if err := syscall.Setresgid(int(s.User.GID), int(s.User.GID), int(s.User.GID)); err != nil {
+		return fmt.Errorf("process.user.gid %d: %w", s.User.GID, err)
+	}
+	if err := syscall.Setresuid(int(s.User.UID), int(s.User.UID), int(s.User.UID)); err != nil {
+		return fmt.Errorf("process.user.uid %d: %w", s.User.UID, err)
+	}
+	if s.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("process.noNewPrivileges: %w", err)
+		}
+	}
+	// Capabilities and seccomp go here, last before exec.
+
+	// Only stdio and the preserved fds may reach the container process.
+	if err := unix.CloseRange(uint(3+preserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close fds: %w", err)
+	}
+	if err := unix.Exec(p.path, s.Args, p.env); err != nil {
+		return fmt.Errorf("exec %s: %w", p.path, err)
+	}
+	return nil
+}

@@ -1,0 +1,235 @@
+package libcontainer
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// nsRequest tells nsenter which namespaces to join and create.
+type nsRequest struct {
+	join   [][2]string // {nsenter type name, path}, user first
+	clone  int
+	uidMap []specs.LinuxIDMapping
+	gidMap []specs.LinuxIDMapping
+	timens string
+	oom    *int
+}
+
+// nsenterNames are the type names nsenter.c knows.
+var nsenterNames = map[specs.LinuxNamespaceType]string{
+	specs.UserNamespace: "user", specs.MountNamespace: "mount", specs.PIDNamespace: "pid",
+	specs.NetworkNamespace: "network", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
+
+var cloneFlags = map[specs.LinuxNamespaceType]int{
+	specs.UserNamespace: unix.CLONE_NEWUSER, specs.MountNamespace: unix.CLONE_NEWNS, specs.PIDNamespace: unix.CLONE_NEWPID,
+	specs.NetworkNamespace: unix.CLONE_NEWNET, specs.IPCNamespace: unix.CLONE_NEWIPC, specs.UTSNamespace: unix.CLONE_NEWUTS,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
+}
+
+// addJoin queues a namespace to join, keeping the user namespace first so
+// that the others are entered with its privileges.
+func (r *nsRequest) addJoin(typ specs.LinuxNamespaceType, path string) {
+	j := [2]string{nsenterNames[typ], path}
+	if typ == specs.UserNamespace {
+		r.join = append([][2]string{j}, r.join...)
+		return
+	}
+	r.join = append(r.join, j)
+}
+
+func (r *nsRequest) encode() []byte {
+	var b strings.Builder
+	kv := func(k, v string) { b.WriteString(k + "=" + v + "\x00") }
+	for _, j := range r.join {
+		kv("join", j[0]+":"+j[1])
+	}
+	kv("clone", strconv.Itoa(r.clone))
+	if r.timens != "" {
+		kv("timens", r.timens)
+	}
+	if r.oom != nil {
+		kv("oom", strconv.Itoa(*r.oom))
+	}
+	return []byte(b.String())
+}
+
+// createRequest derives the namespace work of a new container from its config.
+func createRequest(spec *specs.Spec) nsRequest {
+	var r nsRequest
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Path != "" {
+			r.addJoin(ns.Type, ns.Path)
+		} else {
+			r.clone |= cloneFlags[ns.Type]
+		}
+	}
+	if r.clone&unix.CLONE_NEWUSER != 0 {
+		r.uidMap, r.gidMap = spec.Linux.UIDMappings, spec.Linux.GIDMappings
+	}
+	var offsets strings.Builder
+	for clock, off := range spec.Linux.TimeOffsets {
+		fmt.Fprintf(&offsets, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
+	}
+	r.timens = offsets.String()
+	r.oom = spec.Process.OOMScoreAdj
+	return r
+}
+
+// launchOpts describe one `husk init` process.
+type launchOpts struct {
+	stateRoot string      // an empty-enough directory for sealing the binary
+	dir       string      // working directory of the init
+	stdio     [3]*os.File // the container process's stdio
+	extra     []*os.File  // fds handed to the process as 3, 4, ...
+	ns        nsRequest
+}
+
+// initProcess is a started `husk init` after nsenter has done its work.
+type initProcess struct {
+	conn conn
+	pid  int // the Go init (container init or exec'd process), host pid
+}
+
+// launch starts `husk init` from the sealed binary and drives nsenter.
+// The caller becomes a child subreaper so that the init, which nsenter may
+// fork off, stays its child and can be waited for.
+func launch(o launchOpts) (_ *initProcess, err error) {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return nil, fmt.Errorf("become subreaper: %w", err)
+	}
+	exe, err := sealedExe(o.stateRoot)
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	parent, child := os.NewFile(uintptr(fds[0]), "init-parent"), os.NewFile(uintptr(fds[1]), "init-child")
+	defer child.Close()
+	files := append(append(o.stdio[:0:0], o.stdio[:]...), o.extra...)
+	files = append(files, child)
+	env := []string{"_HUSK_INITPIPE=" + strconv.Itoa(len(files)-1)}
+	// Exec through our own fd table: the path stays valid in the child.
+	path := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), exe.Fd())
+	proc, err := os.StartProcess(path, []string{"husk", "init"}, &os.ProcAttr{Dir: o.dir, Env: env, Files: files})
+	if err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	child.Close()
+	p := &initProcess{conn: conn{parent}}
+	defer func() {
+		if err != nil {
+			proc.Kill()
+			proc.Wait()
+			p.kill()
+			parent.Close()
+		}
+	}()
+	if err := p.conn.send(msgNsConfig, o.ns.encode()); err != nil {
+		return nil, fmt.Errorf("send namespace config: %w", err)
+	}
+	for p.pid == 0 {
+		typ, payload, err := p.conn.recv()
+		if err != nil {
+			return nil, p.died(proc.Pid, err)
+		}
+		switch typ {
+		case msgUsermapReq:
+			if err := writeIDMaps(proc.Pid, o.ns.uidMap, o.ns.gidMap); err != nil {
+				return nil, err
+			}
+			if err := p.conn.send(msgUsermapAck, nil); err != nil {
+				return nil, err
+			}
+		case msgPid:
+			if len(payload) != 4 {
+				return nil, fmt.Errorf("bad pid message from nsenter")
+			}
+			p.pid = int(binary.NativeEndian.Uint32(payload))
+		case msgError:
+			return nil, remoteError(payload)
+		default:
+			return nil, fmt.Errorf("unexpected message %d from nsenter", typ)
+		}
+	}
+	if p.pid != proc.Pid {
+		// nsenter forked the init into the new PID namespace and exits.
+		if st, err := proc.Wait(); err != nil || !st.Success() {
+			return nil, fmt.Errorf("nsenter exited with %v %v", st, err)
+		}
+	} else {
+		proc.Release()
+	}
+	return p, nil
+}
+
+func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
+	for _, m := range []struct {
+		file string
+		ids  []specs.LinuxIDMapping
+	}{{"uid_map", uids}, {"gid_map", gids}} {
+		var b strings.Builder
+		for _, id := range m.ids {
+			fmt.Fprintf(&b, "%d %d %d\n", id.ContainerID, id.HostID, id.Size)
+		}
+		path := fmt.Sprintf("/proc/%d/%s", pid, m.file)
+		if err := os.WriteFile(path, []byte(b.String()), 0); err != nil {
+			return fmt.Errorf("linux.%sMappings: write %s: %w", strings.TrimSuffix(m.file, "_map"), path, err)
+		}
+	}
+	return nil
+}
+
+// died turns a closed init socket into an error, with the init's exit
+// status when it can be collected.
+func (p *initProcess) died(pid int, err error) error {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("read from init: %w", err)
+	}
+	if p.pid != 0 {
+		pid = p.pid
+	}
+	var ws unix.WaitStatus
+	if wpid, werr := unix.Wait4(pid, &ws, 0, nil); werr == nil && wpid == pid {
+		return fmt.Errorf("init exited unexpectedly (%s)", describeWait(ws))
+	}
+	return errors.New("init exited unexpectedly")
+}
+
+// kill stops the init for good and collects it.
+func (p *initProcess) kill() {
+	if p.pid <= 0 {
+		return
+	}
+	unix.Kill(p.pid, unix.SIGKILL)
+	var ws unix.WaitStatus
+	unix.Wait4(p.pid, &ws, 0, nil)
+}
+
+func describeWait(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return "killed by " + ws.Signal().String()
+	}
+	return "exit status " + strconv.Itoa(ws.ExitStatus())
+}
+
+// ExitCode maps a wait status to a shell-style exit code: 128+N for signal N.
+func ExitCode(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}

@@ -1,0 +1,83 @@
+package libcontainer
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Message types exchanged over the init socket. The first five are shared
+// with nsenter/nsenter.c and must keep their numbers.
+const (
+	msgNsConfig   uint32 = 1 // parent -> nsenter: namespaces to join/create
+	msgUsermapReq uint32 = 2 // nsenter -> parent: write my uid/gid maps
+	msgUsermapAck uint32 = 3 // parent -> nsenter: maps written
+	msgPid        uint32 = 4 // nsenter -> parent: pid of the Go init
+	msgError      uint32 = 5 // init -> parent: one-line error, then exit
+	msgInit       uint32 = 6 // parent -> init: initConfig as JSON
+	msgHooks      uint32 = 7 // init -> parent: run prestart/createRuntime hooks now
+	msgHooksDone  uint32 = 8 // parent -> init: hooks done
+	msgReady      uint32 = 9 // init -> parent: container created
+)
+
+const maxMessage = 16 << 20
+
+// conn frames messages as u32 type, u32 length, payload (host byte order).
+type conn struct{ f *os.File }
+
+func (c conn) send(typ uint32, payload []byte) error {
+	buf := make([]byte, 8+len(payload))
+	binary.NativeEndian.PutUint32(buf[0:], typ)
+	binary.NativeEndian.PutUint32(buf[4:], uint32(len(payload)))
+	copy(buf[8:], payload)
+	_, err := c.f.Write(buf)
+	return err
+}
+
+func (c conn) sendJSON(typ uint32, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.send(typ, data)
+}
+
+// recv returns io.EOF when the other side closed the socket between messages.
+func (c conn) recv() (uint32, []byte, error) {
+	var hdr [8]byte
+	if _, err := io.ReadFull(c.f, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	typ := binary.NativeEndian.Uint32(hdr[0:])
+	n := binary.NativeEndian.Uint32(hdr[4:])
+	if n > maxMessage {
+		return 0, nil, fmt.Errorf("message %d too large (%d bytes)", typ, n)
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(c.f, payload); err != nil {
+		return 0, nil, err
+	}
+	return typ, payload, nil
+}
+
+// expect receives one message and turns msgError into an error.
+func (c conn) expect(want uint32) ([]byte, error) {
+	typ, payload, err := c.recv()
+	if err != nil {
+		return nil, err
+	}
+	if typ == msgError {
+		return nil, remoteError(payload)
+	}
+	if typ != want {
+		return nil, fmt.Errorf("unexpected message %d from init, want %d", typ, want)
+	}
+	return payload, nil
+}
+
+// remoteError is an error reported by the init process; its text is final.
+type remoteError string
+
+func (e remoteError) Error() string { return string(e) }

@@ -1,0 +1,322 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// rootfs prepares a container's root filesystem inside the init's private
+// mount namespace; every path under it is resolved with pathrs so that a
+// symlink in the image can never send a mount outside the rootfs.
+type rootfs struct {
+	path     string
+	bundle   string
+	handle   *os.File // O_PATH handle of path
+	userns   bool     // mknod is refused: bind devices from the host
+	cgroupns bool
+}
+
+func procFd(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
+
+func (r *rootfs) prepare(spec *specs.Spec) error {
+	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if p := spec.Linux.RootfsPropagation; p != "" {
+		prop = propagationFlags[p]
+	}
+	// Keep the container's mounts from reaching the host.
+	if err := unix.Mount("", "/", "", prop, ""); err != nil {
+		return fmt.Errorf("set propagation of / to %s: %w", spec.Linux.RootfsPropagation, err)
+	}
+	if prop&unix.MS_SHARED != 0 {
+		// pivot_root refuses a new root whose parent mount is shared.
+		if err := makeParentMountPrivate(r.path); err != nil {
+			return err
+		}
+	}
+	if err := unix.Mount(r.path, r.path, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind mount rootfs %s: %w", r.path, err)
+	}
+	h, err := os.OpenFile(r.path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs %s: %w", r.path, err)
+	}
+	r.handle = h
+	for i, m := range spec.Mounts {
+		if err := r.mount(m); err != nil {
+			return fmt.Errorf("mounts[%d] %s: %w", i, m.Destination, err)
+		}
+	}
+	if needsDevSetup(spec.Mounts) {
+		if err := r.setupDev(spec.Linux.Devices); err != nil {
+			return fmt.Errorf("/dev: %w", err)
+		}
+	}
+	if _, err := r.mkdirAll(spec.Process.Cwd); err != nil {
+		return fmt.Errorf("process.cwd %s: %w", spec.Process.Cwd, err)
+	}
+	return nil
+}
+
+// mkdirAll creates dir inside the rootfs and returns an O_PATH handle to it.
+func (r *rootfs) mkdirAll(dir string) (*os.File, error) {
+	return pathrs.MkdirAllHandle(r.handle, dir, 0o755)
+}
+
+// target returns an O_PATH handle of dest inside the rootfs, creating it as
+// a directory or an empty file when it is missing.
+func (r *rootfs) target(dest string, dir bool) (*os.File, error) {
+	if dir {
+		return r.mkdirAll(dest)
+	}
+	if f, err := pathrs.OpenatInRoot(r.handle, dest); err == nil {
+		return f, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	parent, err := r.mkdirAll(filepath.Dir(dest))
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	fd, err := unix.Openat(int(parent.Fd()), filepath.Base(dest), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("create mount point: %w", err)
+	}
+	if err == nil {
+		unix.Close(fd)
+	}
+	return pathrs.OpenatInRoot(r.handle, dest)
+}
+
+func (r *rootfs) mount(m specs.Mount) error {
+	opts, err := parseMountOptions(m.Options)
+	if err != nil {
+		return err
+	}
+	dest := filepath.Join("/", m.Destination)
+	if opts.isBind(m.Type) {
+		return r.bindMount(m, dest, opts)
+	}
+	if m.Type == "cgroup" || m.Type == "cgroup2" {
+		return r.mountCgroup(m, dest, opts)
+	}
+	t, err := r.target(dest, true)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	data := strings.Join(opts.data, ",")
+	if err := unix.Mount(m.Source, procFd(t), m.Type, opts.flags, data); err != nil {
+		return mountError(m.Type, data, err)
+	}
+	return r.finishMount(dest, opts)
+}
+
+func mountError(typ, data string, err error) error {
+	switch {
+	case errors.Is(err, unix.ENODEV):
+		return fmt.Errorf("type %q: unknown filesystem type", typ)
+	case errors.Is(err, unix.EINVAL) && data != "":
+		return fmt.Errorf("mount %s with options %q: %w (unknown option?)", typ, data, err)
+	}
+	return fmt.Errorf("mount %s: %w", typ, err)
+}
+
+func (r *rootfs) bindMount(m specs.Mount, dest string, opts mountOptions) error {
+	src := m.Source
+	if !filepath.IsAbs(src) {
+		src = filepath.Join(r.bundle, src)
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	t, err := r.target(dest, fi.IsDir())
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if err := unix.Mount(src, procFd(t), "", unix.MS_BIND|opts.flags&unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", src, err)
+	}
+	return r.finishMount(dest, opts)
+}
+
+// finishMount applies what mount(2) cannot do in the first call: the flags
+// of a bind mount, propagation, and recursive attributes. It works on a
+// fresh handle, because the one used to mount still names the covered
+// directory, not the new mount.
+func (r *rootfs) finishMount(dest string, opts mountOptions) error {
+	extra := opts.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
+	if extra == 0 && len(opts.propagation) == 0 && opts.attrSet|opts.attrClr == 0 {
+		return nil
+	}
+	t, err := pathrs.OpenatInRoot(r.handle, dest)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if opts.flags&unix.MS_BIND != 0 && extra != 0 {
+		if err := remountBind(procFd(t), extra); err != nil {
+			return err
+		}
+	}
+	for _, p := range opts.propagation {
+		if err := unix.Mount("", procFd(t), "", p, ""); err != nil {
+			return fmt.Errorf("set propagation: %w", err)
+		}
+	}
+	if opts.attrSet|opts.attrClr != 0 {
+		attr := &unix.MountAttr{Attr_set: opts.attrSet, Attr_clr: opts.attrClr}
+		if err := unix.MountSetattr(int(t.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
+			return fmt.Errorf("set recursive mount attributes: %w", err)
+		}
+	}
+	return nil
+}
+
+// remountBind applies flags to the bind mount at target. Flags the mount
+// already has locked (nosuid, nodev, ... inherited from a more privileged
+// mount namespace) must be kept, so on EPERM retry with them added.
+func remountBind(target string, flags uintptr) error {
+	err := unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
+	if errors.Is(err, unix.EPERM) {
+		var st unix.Statfs_t
+		if serr := unix.Statfs(target, &st); serr == nil {
+			err = unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|flags|statfsFlags(st.Flags), "")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("remount with flags 0x%x: %w", flags, err)
+	}
+	return nil
+}
+
+func statfsFlags(f int64) uintptr {
+	var out uintptr
+	for st, ms := range map[int64]uintptr{
+		unix.ST_RDONLY: unix.MS_RDONLY, unix.ST_NOSUID: unix.MS_NOSUID, unix.ST_NODEV: unix.MS_NODEV,
+		unix.ST_NOEXEC: unix.MS_NOEXEC, unix.ST_NOATIME: unix.MS_NOATIME, unix.ST_NODIRATIME: unix.MS_NODIRATIME,
+		unix.ST_RELATIME: unix.MS_RELATIME,
+	} {
+		if f&st != 0 {
+			out |= ms
+		}
+	}
+	return out
+}
+
+// makeParentMountPrivate makes the mount holding path private.
+func makeParentMountPrivate(path string) error {
+	mounts, err := readMountinfo()
+	if err != nil {
+		return err
+	}
+	best := "/"
+	for _, m := range mounts {
+		if (path == m.mountpoint || strings.HasPrefix(path, strings.TrimSuffix(m.mountpoint, "/")+"/")) && len(m.mountpoint) > len(best) {
+			best = m.mountpoint
+		}
+	}
+	if err := unix.Mount("", best, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make %s private: %w", best, err)
+	}
+	return nil
+}
+
+// pivot makes the rootfs the process's root and detaches the old root.
+func (r *rootfs) pivot(noPivot bool) error {
+	if noPivot {
+		if err := unix.Chdir(r.path); err != nil {
+			return err
+		}
+		if err := unix.Mount(r.path, "/", "", unix.MS_MOVE, ""); err != nil {
+			return fmt.Errorf("move rootfs to /: %w", err)
+		}
+		if err := unix.Chroot("."); err != nil {
+			return fmt.Errorf("chroot: %w", err)
+		}
+		return unix.Chdir("/")
+	}
+	oldRoot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(oldRoot)
+	if err := unix.Fchdir(int(r.handle.Fd())); err != nil {
+		return err
+	}
+	// pivot_root(".", ".") stacks the old root on top of the new one; it is
+	// then unmounted from under us without needing a directory for it.
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root %s: %w", r.path, err)
+	}
+	if err := unix.Fchdir(oldRoot); err != nil {
+		return err
+	}
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make old root rslave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach old root: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// finish applies what must happen after pivot_root: masked and read-only
+// paths, then a read-only root.
+func finishRootfs(spec *specs.Spec) error {
+	l := spec.Linux
+	for _, p := range l.MaskedPaths {
+		if err := maskPath(p); err != nil {
+			return fmt.Errorf("linux.maskedPaths %s: %w", p, err)
+		}
+	}
+	for _, p := range l.ReadonlyPaths {
+		if err := readonlyPath(p); err != nil {
+			return fmt.Errorf("linux.readonlyPaths %s: %w", p, err)
+		}
+	}
+	if l.RootfsPropagation != "" {
+		if err := unix.Mount("", "/", "", propagationFlags[l.RootfsPropagation], ""); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation: %w", err)
+		}
+	}
+	if spec.Root.Readonly {
+		if err := remountBind("/", unix.MS_RDONLY); err != nil {
+			return fmt.Errorf("root.readonly: %w", err)
+		}
+	}
+	return nil
+}
+
+func maskPath(p string) error {
+	fi, err := os.Stat(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "")
+	}
+	return unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
+}
+
+func readonlyPath(p string) error {
+	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return remountBind(p, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
+}
