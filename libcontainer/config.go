@@ -69,6 +69,9 @@ func ParseSpec(name string, raw []byte) (*specs.Spec, error) {
 	if err := json.Unmarshal(raw, &spec); err != nil {
 		return nil, jsonError(name, raw, err)
 	}
+	if spec.Hooks == nil {
+		spec.Hooks = &specs.Hooks{} // so callers can range over any hook list
+	}
 	return &spec, nil
 }
 

@@ -81,10 +81,6 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	}
 	st := specs.State{Version: specs.Version, ID: o.ID, Status: specs.StateCreating, Pid: p.pid, Bundle: b.Dir, Annotations: spec.Annotations}
 	hooks := spec.Hooks
-	if hooks == nil {
-		hooks = &specs.Hooks{}
-		spec.Hooks = hooks
-	}
 	runtimeHooks := len(hooks.Prestart)+len(hooks.CreateRuntime) > 0 //nolint:staticcheck // prestart is deprecated but still honoured
 	err = p.conn.sendJSON(msgInit, initConfig{
 		ID: o.ID, Rootfs: b.Rootfs, State: st, Config: b.Raw,
@@ -216,12 +212,10 @@ func (c *Container) Start() error {
 	if err != nil {
 		return err
 	}
-	if spec.Hooks != nil {
-		st := c.State().State
-		st.Status = specs.StateRunning
-		if err := runHooks("poststart", spec.Hooks.Poststart, st); err != nil {
-			Warnf("%v", err)
-		}
+	st := c.State().State
+	st.Status = specs.StateRunning
+	if err := runHooks("poststart", spec.Hooks.Poststart, st); err != nil {
+		Warnf("%v", err)
 	}
 	return nil
 }
@@ -327,7 +321,7 @@ func (c *Container) killAndWait() {
 
 // destroy runs the poststop hooks and removes the container's state.
 func (c *Container) destroy() error {
-	if spec, err := c.Spec(); err == nil && spec.Hooks != nil {
+	if spec, err := c.Spec(); err == nil {
 		st := c.State().State
 		st.Status = specs.StateStopped
 		if err := runHooks("poststop", spec.Hooks.Poststop, st); err != nil {
