@@ -181,4 +181,3 @@ func withContainer(ctx *cli.Context, fn func(*libcontainer.Container) error) err
 	defer c.Close()
 	return fn(c)
 }
-

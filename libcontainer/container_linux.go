@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -91,7 +92,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}
 	if err := p.waitCreated(hooks, st); err != nil {
-		return nil, err
+		return nil, inFile(b.File, err)
 	}
 	p.conn.f.Close()
 	stat, err := readProcStat(p.pid)
@@ -142,6 +143,20 @@ func (p *initProcess) waitCreated(hooks *specs.Hooks, st specs.State) error {
 			return fmt.Errorf("unexpected message %d from init", typ)
 		}
 	}
+}
+
+// configFields are the config.json keys that init's errors start with
+// when a field is to blame.
+var configFields = []string{"process.", "mounts[", "linux.", "root.", "hostname", "domainname", "hooks."}
+
+// inFile names the config file in a setup error that names a field.
+func inFile(file string, err error) error {
+	for _, f := range configFields {
+		if strings.HasPrefix(err.Error(), f) {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	return err
 }
 
 // listenStart makes the socket `start` connects to; it exists exactly while

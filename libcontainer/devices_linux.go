@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-
 // defaultDevices are created in every container with its own /dev, as the
 // runtime-spec requires.
 var defaultDevices = []specs.LinuxDevice{
@@ -127,4 +126,3 @@ func (r *rootfs) symlink(oldname, newname string) error {
 	}
 	return unix.Symlinkat(oldname, int(parent.Fd()), name)
 }
-

@@ -183,7 +183,7 @@ func prepareProcess(p *specs.Process) (*process, error) {
 	}
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("process.args[0]: %w", err)
 	}
 	env := p.Env
 	name, home, known := passwdEntry(p.User.UID)

@@ -275,4 +275,3 @@ func deviceMode(typ string) (uint32, error) {
 	}
 	return 0, fmt.Errorf("unknown device type %q (c, b, u or p)", typ)
 }
-
