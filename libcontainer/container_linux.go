@@ -82,7 +82,8 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	}
 	st := specs.State{Version: specs.Version, ID: o.ID, Status: specs.StateCreating, Pid: p.pid, Bundle: b.Dir, Annotations: spec.Annotations}
 	hooks := spec.Hooks
-	runtimeHooks := len(hooks.Prestart)+len(hooks.CreateRuntime) > 0 //nolint:staticcheck // prestart is deprecated but still honoured
+	//lint:ignore SA1019 prestart is deprecated but still honoured
+	runtimeHooks := len(hooks.Prestart)+len(hooks.CreateRuntime) > 0
 	err = p.conn.sendJSON(msgInit, initConfig{
 		ID: o.ID, Rootfs: b.Rootfs, State: st, Config: b.Raw,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, RuntimeHooks: runtimeHooks,
@@ -130,7 +131,8 @@ func (p *initProcess) waitCreated(hooks *specs.Hooks, st specs.State) error {
 		case msgError:
 			return remoteError(payload)
 		case msgHooks:
-			if err := runHooks("prestart", hooks.Prestart, st); err != nil { //nolint:staticcheck // deprecated but honoured
+			//lint:ignore SA1019 prestart is deprecated but still honoured
+			if err := runHooks("prestart", hooks.Prestart, st); err != nil {
 				return err
 			}
 			if err := runHooks("createRuntime", hooks.CreateRuntime, st); err != nil {

@@ -223,7 +223,8 @@ func (v *validator) mount(field string, m specs.Mount) {
 
 func (v *validator) hooks(h *specs.Hooks) {
 	lists := map[string][]specs.Hook{
-		"prestart": h.Prestart, "createRuntime": h.CreateRuntime, "createContainer": h.CreateContainer, //nolint:staticcheck // prestart is deprecated but still honoured
+		//lint:ignore SA1019 prestart is deprecated but still honoured
+		"prestart": h.Prestart, "createRuntime": h.CreateRuntime, "createContainer": h.CreateContainer,
 		"startContainer": h.StartContainer, "poststart": h.Poststart, "poststop": h.Poststop,
 	}
 	for name, list := range lists {
