@@ -95,19 +95,13 @@ func (r *rootfs) mountCgroup(m specs.Mount, dest string, opts mountOptions) erro
 	}
 	defer t.Close()
 	if len(hier) == 1 && hier[0].mountpoint == cgroupRoot {
-		return r.mountHierarchy(procFd(t), hier[0], own, flags)
+		return r.mountHierarchy(dest, hier[0], own, flags)
 	}
 	if err := unix.Mount("tmpfs", procFd(t), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return fmt.Errorf("mount tmpfs for cgroups: %w", err)
 	}
 	for _, h := range hier {
-		sub, err := r.target(filepath.Join(dest, filepath.Base(h.mountpoint)), true)
-		if err != nil {
-			return err
-		}
-		err = r.mountHierarchy(procFd(sub), h, own, flags)
-		sub.Close()
-		if err != nil {
+		if err := r.mountHierarchy(filepath.Join(dest, filepath.Base(h.mountpoint)), h, own, flags); err != nil {
 			return err
 		}
 	}
@@ -125,7 +119,8 @@ func (r *rootfs) mountCgroup(m specs.Mount, dest string, opts mountOptions) erro
 	return nil
 }
 
-func (r *rootfs) mountHierarchy(target string, h mountEntry, own []ownCgroup, flags uintptr) error {
+// mountHierarchy mounts one cgroup hierarchy at dest inside the rootfs.
+func (r *rootfs) mountHierarchy(dest string, h mountEntry, own []ownCgroup, flags uintptr) error {
 	var cg *ownCgroup
 	for i := range own {
 		if own[i].matches(h) {
@@ -136,9 +131,14 @@ func (r *rootfs) mountHierarchy(target string, h mountEntry, own []ownCgroup, fl
 	if cg == nil {
 		return nil // a hierarchy this process is not in: leave it out
 	}
+	t, err := r.target(dest, true)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
 	if r.cgroupns {
 		data := strings.Join(cg.controllers, ",")
-		if err := unix.Mount("cgroup", target, h.fstype, flags, data); err != nil {
+		if err := unix.Mount("cgroup", procFd(t), h.fstype, flags, data); err != nil {
 			return fmt.Errorf("mount %s %s: %w", h.fstype, data, err)
 		}
 		return nil
@@ -148,10 +148,10 @@ func (r *rootfs) mountHierarchy(target string, h mountEntry, own []ownCgroup, fl
 		rel = "."
 	}
 	src := filepath.Join(h.mountpoint, rel)
-	if err := unix.Mount(src, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if err := unix.Mount(src, procFd(t), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind %s: %w", src, err)
 	}
-	return remountBind(target, flags|unix.MS_BIND)
+	return r.finishMount(dest, mountOptions{flags: flags | unix.MS_BIND})
 }
 
 // copyCgroupSymlinks repeats the host's links for co-mounted controllers
