@@ -396,10 +396,11 @@ type bundle struct {
 }
 
 // baseSpec mirrors `runc spec` without a terminal, capabilities, seccomp,
-// resources or cgroupsPath, and with a writable root.
+// resources or cgroupsPath, and with a writable root. The version is the
+// one `runc spec` writes, which every 1.x runtime accepts.
 func baseSpec(args ...string) *specs.Spec {
 	return &specs.Spec{
-		Version: specs.Version,
+		Version: "1.0.2-dev",
 		Process: &specs.Process{
 			Terminal: false,
 			User:     specs.User{UID: 0, GID: 0},
@@ -557,10 +558,22 @@ func (e *env) runContainerOpts(o runOpts, spec *specs.Spec, args ...string) resu
 	if len(args) > 0 {
 		spec.Process.Args = args
 	}
-	c := e.newContainer(spec)
+	return e.newContainer(spec).run(o)
+}
+
+// run runs the container in the foreground and checks that nothing is left
+// behind once `run` returns.
+func (c *container) run(o runOpts) result {
+	c.e.t.Helper()
 	r := c.runOpts(o)
 	c.assertGone()
 	return r
+}
+
+// runOK is run requiring exit 0; it returns stdout.
+func (c *container) runOK(o runOpts) string {
+	c.e.t.Helper()
+	return mustSucceed(c.e.t, c.run(o)).stdout
 }
 
 func (c *container) runOpts(o runOpts) result {
