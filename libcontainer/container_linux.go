@@ -64,6 +64,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 
 	b := o.Bundle
 	spec := b.Spec
+	warnNotApplied(b)
 	listener, err := listenStart(lock)
 	if err != nil {
 		return nil, err
@@ -144,6 +145,21 @@ func (p *initProcess) waitCreated(hooks *specs.Hooks, st specs.State) error {
 		default:
 			return fmt.Errorf("unexpected message %d from init", typ)
 		}
+	}
+}
+
+// warnNotApplied says which parts of the config this version of husk does
+// not apply yet, so nobody mistakes them for being in force.
+func warnNotApplied(b *Bundle) {
+	s := b.Spec
+	if s.Process.Capabilities != nil {
+		Warnf("%s: process.capabilities: not applied yet; the process keeps the runtime's capabilities", b.File)
+	}
+	if s.Linux.Seccomp != nil {
+		Warnf("%s: linux.seccomp: not applied yet", b.File)
+	}
+	if s.Linux.Resources != nil || s.Linux.CgroupsPath != "" {
+		Warnf("%s: linux.resources/cgroupsPath: cgroups are not managed yet", b.File)
 	}
 }
 
