@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -65,14 +66,33 @@ func (r *rootfs) prepare(spec *specs.Spec) error {
 	return nil
 }
 
-// mkdirAll creates dir inside the rootfs and returns an O_PATH handle to it.
+// inRoot resolves the symlinks of p as if the rootfs were /, so a link to
+// a path that exists only on the host names that path inside the rootfs.
+func (r *rootfs) inRoot(p string) (string, error) {
+	full, err := securejoin.SecureJoin(r.path, p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join("/", strings.TrimPrefix(full, r.path)), nil
+}
+
+// mkdirAll creates dir inside the rootfs and returns an O_PATH handle to
+// it; pathrs checks every step again, so a race cannot escape the rootfs.
 func (r *rootfs) mkdirAll(dir string) (*os.File, error) {
+	dir, err := r.inRoot(dir)
+	if err != nil {
+		return nil, err
+	}
 	return pathrs.MkdirAllHandle(r.handle, dir, 0o755)
 }
 
 // target returns an O_PATH handle of dest inside the rootfs, creating it as
 // a directory or an empty file when it is missing.
 func (r *rootfs) target(dest string, dir bool) (*os.File, error) {
+	dest, err := r.inRoot(dest)
+	if err != nil {
+		return nil, err
+	}
 	if dir {
 		return r.mkdirAll(dest)
 	}
