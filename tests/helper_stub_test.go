@@ -1,3 +1,0 @@
-package tests
-
-func runHelper(mode string) int { return 2 }
