@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ func TestExec(t *testing.T) {
 	e := newEnv(t)
 	s := baseSpec(sleeper...)
 	s.Hostname = "exec-host"
+	s.Process.Env = append(s.Process.Env, "FROM_CONFIG=config")
 	s.Mounts = append(s.Mounts, tmpfsMount("/tmp", "mode=1777"))
 	c := e.newContainer(s)
 	writeFile(t, filepath.Join(c.b.rootfs, "etc/hostname-marker"), "marker-42\n", 0o644)
@@ -42,7 +44,18 @@ func TestExec(t *testing.T) {
 		}
 	})
 	t.Run("env", func(t *testing.T) {
-		want(t, c.execWith(cmdOpts{}, []string{"--env", "FOO=bar", "--env", "BAZ=qux"}, "sh", "-c", `echo "$FOO $BAZ"`), "bar qux\n")
+		// --env adds to the config's env and overrides a variable it has.
+		// env itself prints the environment exactly as exec'd (a shell would
+		// tidy up duplicates).
+		r := mustSucceed(t, c.execWith(cmdOpts{}, []string{"--env", "FOO=bar", "--env", "FROM_CONFIG=override"}, "env"))
+		var got []string
+		for _, l := range lines(r.stdout) {
+			if strings.HasPrefix(l, "FOO=") || strings.HasPrefix(l, "FROM_CONFIG=") || strings.HasPrefix(l, "PATH=") {
+				got = append(got, l)
+			}
+		}
+		sort.Strings(got)
+		wantLines(t, got, "FOO=bar", "FROM_CONFIG=override", s.Process.Env[0])
 	})
 	t.Run("cwd", func(t *testing.T) {
 		want(t, c.execWith(cmdOpts{}, []string{"--cwd", "/tmp"}, "pwd"), "/tmp\n")
