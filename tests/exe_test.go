@@ -277,21 +277,33 @@ func (a *exeAttack) verify(t *testing.T) string {
 	return report
 }
 
-// The runtime's init, waiting in `created` as the container's pid 1, is
-// visible to a process exec'd into the container.
-func TestExeProtectionCreatedInit(t *testing.T) {
-	a := newExeAttack(t)
-	c := a.e.newContainer(a.spec(sleeper...))
+// heldAttack creates a container from s, execs the attacker against the pid
+// that target names, starts the container, waits until settled says no
+// runtime process runs any more, lets the attacker write and verifies.
+func (a *exeAttack) heldAttack(s *specs.Spec, target func(*container) string, settled func(*container)) {
+	t := a.e.t
+	t.Helper()
+	c := a.e.newContainer(s)
 	a.install(c)
 	mustSucceed(t, c.husk("create"))
-	mustSucceed(t, c.execWith(cmdOpts{}, append([]string{"-d"}, helperEnvFlags("exe-hold", helperTargetEnv+"=1")...), "/attacker"))
+	flags := append([]string{"-d"}, helperEnvFlags("exe-hold", helperTargetEnv+"="+target(c))...)
+	mustSucceed(t, c.execWith(cmdOpts{}, flags, "/attacker"))
 	waitFile(t, filepath.Join(a.out, "ready"))
 	c.start()
-	c.waitReady("ready") // pid 1 now runs the user program
+	settled(c)
 	writeFile(t, filepath.Join(a.out, "go"), "", 0o644)
 	a.verify(t)
 	mustSucceed(t, c.delete("-f"))
 	c.assertGone()
+}
+
+// The runtime's init, waiting in `created` as the container's pid 1, is
+// visible to a process exec'd into the container.
+func TestExeProtectionCreatedInit(t *testing.T) {
+	a := newExeAttack(t)
+	a.heldAttack(a.spec(sleeper...),
+		func(*container) string { return "1" },
+		func(c *container) { c.waitReady("ready") }) // pid 1 runs the user program
 }
 
 // The entrypoint is a `#!/proc/self/exe` script: at start the kernel runs the
@@ -301,18 +313,9 @@ func TestExeProtectionShebangEntrypoint(t *testing.T) {
 	a := newExeAttack(t)
 	s := a.spec("/evil")
 	removeNamespace(s, specs.PIDNamespace)
-	c := a.e.newContainer(s)
-	a.install(c)
-	mustSucceed(t, c.husk("create"))
-	pid := strconv.Itoa(c.state().Pid)
-	mustSucceed(t, c.execWith(cmdOpts{}, append([]string{"-d"}, helperEnvFlags("exe-hold", helperTargetEnv+"="+pid)...), "/attacker"))
-	waitFile(t, filepath.Join(a.out, "ready"))
-	c.start()
-	c.waitStatus(specs.StateStopped)
-	writeFile(t, filepath.Join(a.out, "go"), "", 0o644)
-	a.verify(t)
-	mustSucceed(t, c.delete("-f"))
-	c.assertGone()
+	a.heldAttack(s,
+		func(c *container) string { return strconv.Itoa(c.state().Pid) },
+		func(c *container) { c.waitStatus(specs.StateStopped) })
 }
 
 // The classic: `exec ID /evil` where /evil is `#!/proc/self/exe` makes the

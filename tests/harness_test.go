@@ -264,6 +264,22 @@ func readFile(t testing.TB, path string) string {
 	return string(b)
 }
 
+// readIfExists returns a file's content, "" when it does not exist.
+func readIfExists(t testing.TB, path string) string {
+	t.Helper()
+	if !exists(path) {
+		return ""
+	}
+	return readFile(t, path)
+}
+
+func wantLines(t testing.TB, got []string, want ...string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("container printed %q, want %q", got, want)
+	}
+}
+
 func writeFile(t testing.TB, path, content string, mode os.FileMode) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -155,15 +155,6 @@ func TestHookTimeout(t *testing.T) {
 	c.assertGone()
 }
 
-// readIfExists returns a file's content, "" when it does not exist.
-func readIfExists(t *testing.T, log string) string {
-	t.Helper()
-	if !exists(log) {
-		return ""
-	}
-	return readFile(t, log)
-}
-
 // A failing hook before the container starts makes create fail, the user
 // program never runs and nothing is left behind.
 func TestHookFailureFailsCreate(t *testing.T) {

@@ -68,13 +68,6 @@ func (e *env) runWithMountinfo(s *specs.Spec, script string) ([]string, string) 
 	return splitMountinfo(e.t, e.runOK(s, withMountinfo(script)...))
 }
 
-func wantLines(t *testing.T, got []string, want ...string) {
-	t.Helper()
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("container printed %q, want %q", got, want)
-	}
-}
-
 func TestMountTmpfsSizeAndMode(t *testing.T) {
 	e := newEnv(t)
 	s := baseSpec()
