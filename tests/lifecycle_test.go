@@ -192,8 +192,9 @@ func TestStartRunningOrStoppedFails(t *testing.T) {
 	mustSucceed(t, c.kill("KILL"))
 	c.waitStatus(specs.StateStopped)
 	mustFail(t, c.e.husk("start", c.id))
+	mustFail(t, c.exec("true"))
 	if st := c.state(); st.Status != specs.StateStopped {
-		t.Errorf("after a failed start of a stopped container: %+v", st)
+		t.Errorf("after a failed start or exec of a stopped container: %+v", st)
 	}
 }
 
@@ -315,6 +316,7 @@ func TestList(t *testing.T) {
 func TestDuplicateID(t *testing.T) {
 	e := newEnv(t)
 	c := e.create(baseSpec(sleeper...))
+	e.keep[c.id] = true
 	before := c.state()
 	other := e.newBundle(baseSpec("true"))
 	check := func(status specs.ContainerState) {
