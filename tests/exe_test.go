@@ -67,14 +67,6 @@ func touchFile(path string) int {
 	return 0
 }
 
-// waitForFile polls for the test's go-ahead, bounded so that a helper never
-// outlives a failed test by long.
-func waitForFile(path string) {
-	for deadline := time.Now().Add(pollTimeout); time.Now().Before(deadline) && !exists(path); {
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // tryWrite opens path for appending and writes to it; a success is reported
 // with the pwned marker.
 func tryWrite(path string) string {

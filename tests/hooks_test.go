@@ -28,6 +28,7 @@ func setHook(s *specs.Spec, kind string, h specs.Hook) {
 		s.Hooks = &specs.Hooks{}
 	}
 	lists := map[string]*[]specs.Hook{
+		//lint:ignore SA1019 deprecated in the spec, still supported and tested
 		"prestart": &s.Hooks.Prestart, "createRuntime": &s.Hooks.CreateRuntime,
 		"createContainer": &s.Hooks.CreateContainer, "startContainer": &s.Hooks.StartContainer,
 		"poststart": &s.Hooks.Poststart, "poststop": &s.Hooks.Poststop,
