@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -85,7 +86,7 @@ func execProcess(ctx *cli.Context, base *specs.Process) (*specs.Process, error) 
 	if len(p.Args) == 0 || p.Args[0] == "" {
 		return nil, fmt.Errorf("exec: a command is required")
 	}
-	p.Env = append(append([]string{}, p.Env...), ctx.StringSlice("env")...)
+	p.Env = mergeEnv(p.Env, ctx.StringSlice("env"))
 	if cwd := ctx.String("cwd"); cwd != "" {
 		p.Cwd = cwd
 	}
@@ -106,6 +107,22 @@ func execProcess(ctx *cli.Context, base *specs.Process) (*specs.Process, error) 
 		return nil, fmt.Errorf("exec: process.terminal: terminals are not supported yet")
 	}
 	return &p, nil
+}
+
+// mergeEnv returns base with each KEY=VALUE of extra set, replacing the
+// same key from base.
+func mergeEnv(base, extra []string) []string {
+	env := append([]string{}, base...)
+	for _, kv := range extra {
+		key, _, _ := strings.Cut(kv, "=")
+		i := slices.IndexFunc(env, func(e string) bool { return strings.HasPrefix(e, key+"=") })
+		if i >= 0 {
+			env[i] = kv
+		} else {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // parseUser reads --user uid[:gid]; the gid defaults to 0 as in runc.

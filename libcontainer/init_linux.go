@@ -87,6 +87,8 @@ func containerInit(c conn, cfg *initConfig) error {
 			return fmt.Errorf("join session keyring: %w", err)
 		}
 	}
+	// Hooks run in the container's namespaces see the pid as the container does.
+	cfg.State.Pid = os.Getpid()
 	r := &rootfs{path: cfg.Rootfs, bundle: cfg.State.Bundle}
 	for _, ns := range spec.Linux.Namespaces {
 		r.userns = r.userns || ns.Type == specs.UserNamespace
