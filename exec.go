@@ -35,27 +35,22 @@ var execCommand = &cli.Command{
 		if ctx.Bool("tty") || ctx.String("console-socket") != "" {
 			return fmt.Errorf("exec: terminals are not supported yet")
 		}
-		id, err := containerID(ctx)
-		if err != nil {
+		// The lock is held only while the process starts, not while it runs.
+		var pid int
+		err := withContainer(ctx, func(c *libcontainer.Container) error {
+			spec, err := c.Spec()
+			if err != nil {
+				return err
+			}
+			proc, err := execProcess(ctx, spec.Process)
+			if err != nil {
+				return err
+			}
+			pid, err = c.Exec(libcontainer.ExecOpts{
+				Process: proc, PidFile: ctx.String("pid-file"), PreserveFds: ctx.Int("preserve-fds"), Stdio: stdio(),
+			})
 			return err
-		}
-		c, err := libcontainer.Open(ctx.String("root"), id)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		spec, err := c.Spec()
-		if err != nil {
-			return err
-		}
-		proc, err := execProcess(ctx, spec.Process)
-		if err != nil {
-			return err
-		}
-		pid, err := c.Exec(libcontainer.ExecOpts{
-			Process: proc, PidFile: ctx.String("pid-file"), PreserveFds: ctx.Int("preserve-fds"), Stdio: stdio(),
 		})
-		c.Close()
 		if err != nil || ctx.Bool("detach") {
 			return err
 		}
