@@ -80,7 +80,7 @@ func jsonError(name string, raw []byte, err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syntax):
-		line, col := position(raw, syntax.Offset)
+		line, col := position(raw, syntax.Offset-1) // Offset is just past the bad byte
 		return &ConfigError{File: name, Msg: fmt.Sprintf("invalid JSON at line %d, column %d: %v", line, col, syntax)}
 	case errors.As(err, &typ):
 		return &ConfigError{File: name, Field: typ.Field, Msg: fmt.Sprintf("cannot use JSON %s as %s", typ.Value, typ.Type)}
@@ -90,13 +90,12 @@ func jsonError(name string, raw []byte, err error) error {
 	return &ConfigError{File: name, Msg: "invalid JSON: " + err.Error()}
 }
 
-func position(raw []byte, offset int64) (line, col int) {
-	if offset > int64(len(raw)) {
-		offset = int64(len(raw))
-	}
-	before := raw[:offset]
+// position gives the 1-based line and column of raw[idx].
+func position(raw []byte, idx int64) (line, col int) {
+	idx = max(0, min(idx, int64(len(raw))))
+	before := raw[:idx]
 	line = bytes.Count(before, []byte("\n")) + 1
-	col = int(offset) - bytes.LastIndexByte(before, '\n')
+	col = int(idx) - bytes.LastIndexByte(before, '\n')
 	return line, col
 }
 

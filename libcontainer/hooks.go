@@ -55,6 +55,9 @@ func runHook(h specs.Hook, state []byte) error {
 	// A hook's children may keep its output open; do not wait for them.
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil // the hook itself succeeded; a child of it kept its output open
+	}
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("timed out after %ds", *h.Timeout)
 	}

@@ -76,24 +76,30 @@ type attrOption struct {
 }
 
 var recursiveAttrOptions = map[string]attrOption{
-	"rro":            {false, unix.MOUNT_ATTR_RDONLY},
-	"rrw":            {true, unix.MOUNT_ATTR_RDONLY},
-	"rnosuid":        {false, unix.MOUNT_ATTR_NOSUID},
-	"rsuid":          {true, unix.MOUNT_ATTR_NOSUID},
-	"rnodev":         {false, unix.MOUNT_ATTR_NODEV},
-	"rdev":           {true, unix.MOUNT_ATTR_NODEV},
-	"rnoexec":        {false, unix.MOUNT_ATTR_NOEXEC},
-	"rexec":          {true, unix.MOUNT_ATTR_NOEXEC},
-	"rnodiratime":    {false, unix.MOUNT_ATTR_NODIRATIME},
-	"rdiratime":      {true, unix.MOUNT_ATTR_NODIRATIME},
-	"rrelatime":      {false, unix.MOUNT_ATTR_RELATIME},
-	"rnorelatime":    {true, unix.MOUNT_ATTR_RELATIME},
-	"rnoatime":       {false, unix.MOUNT_ATTR_NOATIME},
-	"ratime":         {true, unix.MOUNT_ATTR_NOATIME},
-	"rstrictatime":   {false, unix.MOUNT_ATTR_STRICTATIME},
-	"rnostrictatime": {true, unix.MOUNT_ATTR_STRICTATIME},
-	"rnosymfollow":   {false, unix.MOUNT_ATTR_NOSYMFOLLOW},
-	"rsymfollow":     {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
+	"rro":          {false, unix.MOUNT_ATTR_RDONLY},
+	"rrw":          {true, unix.MOUNT_ATTR_RDONLY},
+	"rnosuid":      {false, unix.MOUNT_ATTR_NOSUID},
+	"rsuid":        {true, unix.MOUNT_ATTR_NOSUID},
+	"rnodev":       {false, unix.MOUNT_ATTR_NODEV},
+	"rdev":         {true, unix.MOUNT_ATTR_NODEV},
+	"rnoexec":      {false, unix.MOUNT_ATTR_NOEXEC},
+	"rexec":        {true, unix.MOUNT_ATTR_NOEXEC},
+	"rnodiratime":  {false, unix.MOUNT_ATTR_NODIRATIME},
+	"rdiratime":    {true, unix.MOUNT_ATTR_NODIRATIME},
+	"rnosymfollow": {false, unix.MOUNT_ATTR_NOSYMFOLLOW},
+	"rsymfollow":   {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
+}
+
+// The atime settings are one value in MOUNT_ATTR__ATIME, not bits: setting
+// one needs the whole mask in attr_clr. Turning noatime or strictatime off
+// gives the kernel's default, relatime.
+var recursiveAtimeOptions = map[string]uint64{
+	"rnoatime":       unix.MOUNT_ATTR_NOATIME,
+	"rstrictatime":   unix.MOUNT_ATTR_STRICTATIME,
+	"rrelatime":      unix.MOUNT_ATTR_RELATIME,
+	"ratime":         unix.MOUNT_ATTR_RELATIME,
+	"rnostrictatime": unix.MOUNT_ATTR_RELATIME,
+	"rnorelatime":    unix.MOUNT_ATTR_STRICTATIME,
 }
 
 // Options other runtimes accept that husk does not implement yet: refuse
@@ -119,12 +125,20 @@ func parseMountOptions(options []string) (mountOptions, error) {
 			o.propagation = append(o.propagation, p)
 			continue
 		}
+		// The later of two opposite options wins, as with "ro" then "rw".
 		if a, ok := recursiveAttrOptions[opt]; ok {
 			if a.clear {
 				o.attrClr |= a.attr
+				o.attrSet &^= a.attr
 			} else {
 				o.attrSet |= a.attr
+				o.attrClr &^= a.attr
 			}
+			continue
+		}
+		if atime, ok := recursiveAtimeOptions[opt]; ok {
+			o.attrSet = o.attrSet&^unix.MOUNT_ATTR__ATIME | atime
+			o.attrClr |= unix.MOUNT_ATTR__ATIME
 			continue
 		}
 		if what, ok := unsupportedOptions[opt]; ok {

@@ -2,7 +2,10 @@ package libcontainer
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -136,7 +139,7 @@ func (v *validator) linux(spec *specs.Spec) {
 	if len(l.TimeOffsets) > 0 && !have[specs.TimeNamespace] {
 		v.bad("linux.timeOffsets", "offsets need a time namespace")
 	}
-	for clock := range l.TimeOffsets {
+	for _, clock := range slices.Sorted(maps.Keys(l.TimeOffsets)) {
 		if clock != "monotonic" && clock != "boottime" {
 			v.bad("linux.timeOffsets", "unknown clock %q (monotonic or boottime)", clock)
 		}
@@ -147,9 +150,9 @@ func (v *validator) linux(spec *specs.Spec) {
 	if spec.Domainname != "" && !have[specs.UTSNamespace] {
 		v.bad("domainname", "setting the domainname needs a uts namespace")
 	}
-	for key := range l.Sysctl {
+	for _, key := range slices.Sorted(maps.Keys(l.Sysctl)) {
 		if err := checkSysctl(key, have); err != nil {
-			v.bad("linux.sysctl."+key, "%v", err)
+			v.bad("linux.sysctl."+printable(key), "%v", err)
 		}
 	}
 	if l.RootfsPropagation != "" {
@@ -171,6 +174,14 @@ func (v *validator) linux(spec *specs.Spec) {
 			v.bad("linux.maskedPaths/readonlyPaths", "entry %d: %q must be an absolute path", i, p)
 		}
 	}
+}
+
+// printable quotes a config key that would break a one-line message.
+func printable(key string) string {
+	if q := strconv.Quote(key); q[1:len(q)-1] != key {
+		return q
+	}
+	return key
 }
 
 // checkSysctl allows only namespaced sysctls whose namespace the container owns.
@@ -222,12 +233,16 @@ func (v *validator) mount(field string, m specs.Mount) {
 }
 
 func (v *validator) hooks(h *specs.Hooks) {
-	lists := map[string][]specs.Hook{
+	lists := []struct {
+		name  string
+		hooks []specs.Hook
+	}{
 		//lint:ignore SA1019 prestart is deprecated but still honoured
-		"prestart": h.Prestart, "createRuntime": h.CreateRuntime, "createContainer": h.CreateContainer,
-		"startContainer": h.StartContainer, "poststart": h.Poststart, "poststop": h.Poststop,
+		{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"createContainer", h.CreateContainer},
+		{"startContainer", h.StartContainer}, {"poststart", h.Poststart}, {"poststop", h.Poststop},
 	}
-	for name, list := range lists {
+	for _, l := range lists {
+		name, list := l.name, l.hooks
 		for i, hook := range list {
 			f := fmt.Sprintf("hooks.%s[%d]", name, i)
 			if !filepath.IsAbs(hook.Path) {

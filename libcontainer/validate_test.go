@@ -254,9 +254,9 @@ func TestParseSpecErrorPosition(t *testing.T) {
 		raw       string
 		line, col string
 	}{
-		{"{\n  \"ociVersion\": \"1.0.2\",\n  x\n}\n", "line 3", "column 3,"},
-		{`{"ociVersion" 1}`, "line 1", "column 15,"},
-		{"{\n\t\"a\": tru\n}", "line 2", "column 10,"},
+		{"{\n  \"ociVersion\": \"1.0.2\",\n  x\n}\n", "line 3", "column 3:"},
+		{`{"ociVersion" 1}`, "line 1", "column 15:"},
+		{"{\n\t\"a\": tru\n}", "line 2", "column 10:"},
 	}
 	for _, tt := range tests {
 		_, err := ParseSpec("config.json", []byte(tt.raw))
