@@ -96,7 +96,6 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err := p.waitCreated(hooks, st); err != nil {
 		return nil, inFile(b.File, err)
 	}
-	p.conn.f.Close()
 	stat, err := readProcStat(p.pid)
 	if err != nil {
 		return nil, fmt.Errorf("container init exited: %w", err)
@@ -110,11 +109,15 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err := writeRecord(dir, rec); err != nil {
 		return nil, err
 	}
+	if err := p.conn.send(msgCommit, nil); err != nil {
+		return nil, fmt.Errorf("container init exited: %w", err)
+	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, p.pid); err != nil {
 			return nil, err
 		}
 	}
+	p.conn.f.Close()
 	return &Container{ID: o.ID, dir: dir, lock: lock, rec: rec, spec: spec}, nil
 }
 

@@ -125,6 +125,11 @@ func containerInit(c conn, cfg *initConfig) error {
 	if err := c.send(msgReady, nil); err != nil {
 		return err
 	}
+	// Without the commit the parent died before saving the state: nobody
+	// could ever start or delete this container, so give up.
+	if _, err := c.expect(msgCommit); err != nil {
+		return fmt.Errorf("parent gave up before the container was saved: %w", err)
+	}
 	c.f.Close()
 
 	// Created: wait for `start` to connect. Errors from here on go to it.

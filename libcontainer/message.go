@@ -11,15 +11,16 @@ import (
 // Message types exchanged over the init socket. The first five are shared
 // with nsenter/nsenter.c and must keep their numbers.
 const (
-	msgNsConfig   uint32 = 1 // parent -> nsenter: namespaces to join/create
-	msgUsermapReq uint32 = 2 // nsenter -> parent: write my uid/gid maps
-	msgUsermapAck uint32 = 3 // parent -> nsenter: maps written
-	msgPid        uint32 = 4 // nsenter -> parent: pid of the Go init
-	msgError      uint32 = 5 // init -> parent: one-line error, then exit
-	msgInit       uint32 = 6 // parent -> init: initConfig as JSON
-	msgHooks      uint32 = 7 // init -> parent: run prestart/createRuntime hooks now
-	msgHooksDone  uint32 = 8 // parent -> init: hooks done
-	msgReady      uint32 = 9 // init -> parent: container created
+	msgNsConfig   uint32 = 1  // parent -> nsenter: namespaces to join/create
+	msgUsermapReq uint32 = 2  // nsenter -> parent: write my uid/gid maps
+	msgUsermapAck uint32 = 3  // parent -> nsenter: maps written
+	msgPid        uint32 = 4  // nsenter -> parent: pid of the Go init
+	msgError      uint32 = 5  // init -> parent: one-line error, then exit
+	msgInit       uint32 = 6  // parent -> init: initConfig as JSON
+	msgHooks      uint32 = 7  // init -> parent: run prestart/createRuntime hooks now
+	msgHooksDone  uint32 = 8  // parent -> init: hooks done
+	msgReady      uint32 = 9  // init -> parent: container created
+	msgCommit     uint32 = 10 // parent -> init: state saved, wait for start
 )
 
 const maxMessage = 16 << 20
