@@ -54,6 +54,9 @@ if [ -z "$spec_bin" ]; then
 	exit 1
 fi
 HUSK_BIN=$spec_bin "$here/mkbundle.sh" "$work/bundle" -- /bin/true
+# Every runtime compared must parse the config: older ones refuse newer ociVersions.
+jq '.ociVersion = "1.0.2"' "$work/bundle/config.json" >"$work/config.tmp"
+mv "$work/config.tmp" "$work/bundle/config.json"
 bundle=$work/bundle
 
 # One trial run each; a runtime that is missing or fails here is left out.
