@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -416,6 +417,9 @@ func TestLockDirExcludes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !isLocked(t, dir) {
+		t.Fatalf("the directory is not locked while the first lock is held")
+	}
 	got := make(chan error, 1)
 	go func() {
 		second, err := lockDir(dir)
@@ -424,15 +428,15 @@ func TestLockDirExcludes(t *testing.T) {
 		}
 		got <- err
 	}()
-	// The second lock must not be granted while the first is held; a
-	// non-blocking attempt tells without waiting on the goroutine.
-	if !isLocked(t, dir) {
-		t.Errorf("the directory is not locked while the first lock is held")
-	}
-	select {
-	case err := <-got:
-		t.Fatalf("second lockDir returned (%v) while the first lock was held", err)
-	default:
+	// Wait until the kernel lists the second lock as blocked on the first:
+	// then it is known to wait, without a timed guess.
+	for !lockWaiter(t, dir) {
+		select {
+		case err := <-got:
+			t.Fatalf("second lockDir returned (%v) while the first lock was held", err)
+		default:
+			runtime.Gosched()
+		}
 	}
 	first.Close()
 	select {
@@ -446,6 +450,29 @@ func TestLockDirExcludes(t *testing.T) {
 	if isLocked(t, dir) {
 		t.Errorf("the directory is still locked after both locks were closed")
 	}
+}
+
+// lockWaiter says whether /proc/locks shows an exclusive flock request
+// blocked on dir.
+func lockWaiter(t *testing.T, dir string) bool {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ino := ":" + strconv.FormatUint(st.Ino, 10)
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		// 2: -> FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF
+		if len(f) >= 7 && f[1] == "->" && f[2] == "FLOCK" && f[4] == "WRITE" && strings.HasSuffix(f[6], ino) {
+			return true
+		}
+	}
+	return false
 }
 
 // isLocked tries a non-blocking exclusive flock through a fresh open file.

@@ -443,6 +443,9 @@ var validation = []struct {
 	{"soft above hard", func(c map[string]any) {
 		obj(c, "process")["rlimits"] = []any{map[string]any{"type": "RLIMIT_NOFILE", "soft": 2048, "hard": 1024}}
 	}, "process.rlimits[0]: soft limit 2048 is above hard limit 1024"},
+	{"soft one above hard", func(c map[string]any) {
+		obj(c, "process")["rlimits"] = []any{map[string]any{"type": "RLIMIT_CORE", "soft": 11, "hard": 10}}
+	}, "process.rlimits[0]: soft limit 11 is above hard limit 10"},
 
 	{"device with bad type", func(c map[string]any) {
 		obj(c, "linux")["devices"] = []any{map[string]any{"path": "/dev/x", "type": "x", "major": 1, "minor": 3}}
