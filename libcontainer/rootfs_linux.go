@@ -135,6 +135,11 @@ func (r *rootfs) mount(m specs.Mount) error {
 	defer t.Close()
 	data := strings.Join(opts.data, ",")
 	if err := unix.Mount(m.Source, procFd(t), m.Type, opts.flags, data); err != nil {
+		if m.Type == "sysfs" && r.userns && errors.Is(err, unix.EPERM) {
+			// A user namespace without its own network namespace may not
+			// mount sysfs; show the host's read-only instead, as runc does.
+			return r.bindMount(specs.Mount{Source: "/sys"}, dest, mountOptions{flags: opts.flags | unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY})
+		}
 		return mountError(m.Type, data, err)
 	}
 	return r.finishMount(dest, opts)
