@@ -289,6 +289,10 @@ func TestLoadBundleWrongType(t *testing.T) {
 			dir, file := makeBundle(t, marshal(t, cfg))
 			_, err := LoadBundle(dir)
 			checkConfigError(t, err, file, tt.field)
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.Field != tt.field {
+				t.Errorf("error %#v is not a ConfigError for field %s", err, tt.field)
+			}
 		})
 	}
 }
