@@ -28,6 +28,7 @@ var execCommand = &cli.Command{
 		&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid to this file"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N extra fds (3..3+N-1) to the process"},
 		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},
+		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability (e.g. CAP_NET_ADMIN) to the process"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a terminal (not supported yet)"},
 		&cli.StringFlag{Name: "console-socket", Usage: "unix socket for the terminal's master fd (not supported yet)"},
 	},
@@ -46,8 +47,12 @@ var execCommand = &cli.Command{
 			if err != nil {
 				return err
 			}
+			file := ctx.String("process")
+			if file == "" {
+				file = "exec"
+			}
 			pid, err = c.Exec(libcontainer.ExecOpts{
-				Process: proc, PidFile: ctx.String("pid-file"), PreserveFds: ctx.Int("preserve-fds"), Stdio: stdio(),
+				Process: proc, ProcessFile: file, PidFile: ctx.String("pid-file"), PreserveFds: ctx.Int("preserve-fds"), Stdio: stdio(),
 			})
 			return err
 		})
@@ -98,10 +103,34 @@ func execProcess(ctx *cli.Context, base *specs.Process) (*specs.Process, error) 
 	if ctx.Bool("no-new-privs") {
 		p.NoNewPrivileges = true
 	}
+	addCaps(&p, ctx.StringSlice("cap"))
 	if p.Terminal {
 		return nil, fmt.Errorf("exec: process.terminal: terminals are not supported yet")
 	}
 	return &p, nil
+}
+
+// addCaps gives the process extra capabilities as runc's `exec --cap`
+// does: ambient too only when the process has inheritable ones, since an
+// ambient capability must also be inheritable.
+func addCaps(p *specs.Process, caps []string) {
+	if len(caps) == 0 {
+		return
+	}
+	c := &specs.LinuxCapabilities{}
+	if p.Capabilities != nil {
+		copied := *p.Capabilities
+		c = &copied
+	}
+	for _, name := range caps {
+		c.Bounding = append(slices.Clip(c.Bounding), name)
+		c.Effective = append(slices.Clip(c.Effective), name)
+		c.Permitted = append(slices.Clip(c.Permitted), name)
+		if c.Inheritable != nil {
+			c.Ambient = append(slices.Clip(c.Ambient), name)
+		}
+	}
+	p.Capabilities = c
 }
 
 // mergeEnv returns base with each KEY=VALUE of extra set, replacing the

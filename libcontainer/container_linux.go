@@ -151,12 +151,12 @@ func (p *initProcess) waitCreated(hooks *specs.Hooks, st specs.State) error {
 	}
 }
 
-// warnNotApplied says which parts of the config this version of husk does
-// not apply yet, so nobody mistakes them for being in force.
+// warnNotApplied names the parts of the config that husk skips on this
+// host or does not apply yet, so nobody mistakes them for being in force.
 func warnNotApplied(b *Bundle) {
 	s := b.Spec
-	if s.Process.Capabilities != nil {
-		Warnf("%s: process.capabilities: not applied yet; the process keeps the runtime's capabilities", b.File)
+	if unknown, _ := checkCaps("process", s.Process.Capabilities); len(unknown) > 0 {
+		Warnf("%s: process.capabilities: this kernel does not know %s: skipped", b.File, strings.Join(unknown, ", "))
 	}
 	if s.Linux.Seccomp != nil {
 		Warnf("%s: linux.seccomp: not applied yet", b.File)
@@ -395,6 +395,7 @@ func RemoveStale(root, id string) error {
 // ExecOpts are the options of `exec`.
 type ExecOpts struct {
 	Process     *specs.Process
+	ProcessFile string // where Process came from, for messages
 	PidFile     string
 	PreserveFds int
 	Stdio       [3]*os.File
@@ -405,6 +406,12 @@ type ExecOpts struct {
 func (c *Container) Exec(o ExecOpts) (int, error) {
 	if s := c.Status(); s == specs.StateStopped {
 		return 0, fmt.Errorf("cannot exec in a stopped container")
+	}
+	if err := validateProcess(o.ProcessFile, o.Process); err != nil {
+		return 0, err
+	}
+	if unknown, _ := checkCaps("process", o.Process.Capabilities); len(unknown) > 0 {
+		Warnf("%s: process.capabilities: this kernel does not know %s: skipped", o.ProcessFile, strings.Join(unknown, ", "))
 	}
 	spec, err := c.Spec()
 	if err != nil {

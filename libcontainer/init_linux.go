@@ -275,6 +275,10 @@ func (p *process) exec(preserveFds int) error {
 		umask = int(*s.User.Umask)
 	}
 	unix.Umask(umask)
+	caps, err := limitBounding(s.Capabilities)
+	if err != nil {
+		return err
+	}
 	if err := syscall.Setgroups(p.gids); err != nil {
 		return fmt.Errorf("process.user.additionalGids: %w", err)
 	}
@@ -284,12 +288,15 @@ func (p *process) exec(preserveFds int) error {
 	if err := syscall.Setresuid(int(s.User.UID), int(s.User.UID), int(s.User.UID)); err != nil {
 		return fmt.Errorf("process.user.uid %d: %w", s.User.UID, err)
 	}
+	if err := caps.apply(); err != nil {
+		return err
+	}
 	if s.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
 	}
-	// Capabilities and seccomp go here, last before exec.
+	// Seccomp goes here, last before exec.
 
 	// Only stdio and the preserved fds may reach the container process.
 	if err := unix.CloseRange(uint(3+preserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {

@@ -63,6 +63,16 @@ func validateSpec(name string, spec *specs.Spec) error {
 	return nil
 }
 
+// validateProcess checks the process of an `exec`.
+func validateProcess(name string, p *specs.Process) error {
+	v := &validator{file: name}
+	v.process("process", p)
+	if len(v.errs) > 0 {
+		return v.errs[0]
+	}
+	return nil
+}
+
 func (v *validator) version(version string) {
 	if version == "" {
 		v.bad("ociVersion", "must be set")
@@ -99,6 +109,9 @@ func (v *validator) process(field string, p *specs.Process) {
 		if r.Soft > r.Hard {
 			v.bad(f, "soft limit %d is above hard limit %d", r.Soft, r.Hard)
 		}
+	}
+	if _, err := checkCaps(field, p.Capabilities); err != nil {
+		v.errs = append(v.errs, &ConfigError{File: v.file, Msg: err.Error()})
 	}
 	if p.Terminal {
 		v.bad(field+".terminal", "terminals are not supported yet; set it to false")
