@@ -665,3 +665,16 @@ func TestValidateErrorOneLineWithOddKeys(t *testing.T) {
 	}
 	checkConfigError(t, validateSpec("config.json", spec), "config.json", "linux.sysctl.")
 }
+
+// Offsets can only be set on a time namespace nobody has entered yet:
+// nsenter fails to write them into a joined one ("write
+// /proc/self/timens_offsets: Permission denied"), so the config is wrong.
+func TestLoadBundleTimeOffsetsWithJoinedTimeNamespace(t *testing.T) {
+	cfg := baseConfig()
+	l := obj(cfg, "linux")
+	l["namespaces"] = []any{map[string]any{"type": "mount"}, map[string]any{"type": "time", "path": "/proc/1/ns/time"}}
+	l["timeOffsets"] = map[string]any{"monotonic": map[string]any{"secs": 10}}
+	dir, file := makeBundle(t, marshal(t, cfg))
+	_, err := LoadBundle(dir)
+	checkConfigError(t, err, file, "time")
+}
