@@ -288,3 +288,30 @@ func TestNeedsDevSetup(t *testing.T) {
 		t.Errorf("needsDevSetup(nil) = false, want true")
 	}
 }
+
+func TestStatfsFlags(t *testing.T) {
+	pairs := []struct {
+		st int64
+		ms uintptr
+	}{
+		{unix.ST_RDONLY, unix.MS_RDONLY}, {unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV},
+		{unix.ST_NOEXEC, unix.MS_NOEXEC}, {unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME},
+		{unix.ST_RELATIME, unix.MS_RELATIME},
+	}
+	var allST int64
+	var allMS uintptr
+	for _, p := range pairs {
+		if got := statfsFlags(p.st); got != p.ms {
+			t.Errorf("statfsFlags(%#x) = %#x, want %#x", p.st, got, p.ms)
+		}
+		allST |= p.st
+		allMS |= p.ms
+	}
+	if got := statfsFlags(allST); got != allMS {
+		t.Errorf("statfsFlags(%#x) = %#x, want %#x", allST, got, allMS)
+	}
+	// ST_SYNCHRONOUS, ST_MANDLOCK and the like are not locked flags.
+	if got := statfsFlags(unix.ST_SYNCHRONOUS | unix.ST_MANDLOCK); got != 0 {
+		t.Errorf("statfsFlags(sync|mand) = %#x, want 0", got)
+	}
+}
