@@ -425,7 +425,11 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	p, err := launch(launchOpts{stateRoot: filepath.Dir(c.dir), dir: "/", stdio: o.Stdio, extra: extra, ns: ns})
+	lo := launchOpts{stateRoot: filepath.Dir(c.dir), dir: "/", stdio: o.Stdio, extra: extra, ns: ns}
+	if a := o.Process.ExecCPUAffinity; a != nil {
+		lo.cpus = a.Initial
+	}
+	p, err := launch(lo)
 	if err != nil {
 		return 0, err
 	}

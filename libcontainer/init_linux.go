@@ -67,6 +67,11 @@ func runInit(c conn) error {
 		if err != nil {
 			return err
 		}
+		if a := cfg.Process.ExecCPUAffinity; a != nil && a.Final != "" {
+			if err := setAffinity(0, "process.execCPUAffinity.final", a.Final); err != nil {
+				return err
+			}
+		}
 		return p.exec(cfg.PreserveFds)
 	}
 	return containerInit(c, &cfg)
@@ -114,6 +119,11 @@ func containerInit(c conn, cfg *initConfig) error {
 	r.handle.Close()
 	if err := setIdentity(spec); err != nil {
 		return err
+	}
+	if spec.Linux.Personality != nil {
+		if err := setPersonality(spec.Linux.Personality); err != nil {
+			return err
+		}
 	}
 	if err := finishRootfs(spec); err != nil {
 		return err
@@ -275,6 +285,9 @@ func (p *process) exec(preserveFds int) error {
 		umask = int(*s.User.Umask)
 	}
 	unix.Umask(umask)
+	if err := applySchedulingAndIO(s); err != nil {
+		return err
+	}
 	caps, err := limitBounding(s.Capabilities)
 	if err != nil {
 		return err

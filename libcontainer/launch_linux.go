@@ -92,6 +92,7 @@ type launchOpts struct {
 	stdio     [3]*os.File // the container process's stdio
 	extra     []*os.File  // fds handed to the process as 3, 4, ...
 	ns        nsRequest
+	cpus      string // CPU list to start on (execCPUAffinity.initial)
 }
 
 // initProcess is a started `husk init` after nsenter has done its work.
@@ -138,6 +139,11 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 			parent.Close()
 		}
 	}()
+	if o.cpus != "" {
+		if err := setAffinity(proc.Pid, "process.execCPUAffinity.initial", o.cpus); err != nil {
+			return nil, err
+		}
+	}
 	if err := p.conn.send(msgNsConfig, o.ns.encode()); err != nil {
 		return nil, fmt.Errorf("send namespace config: %w", err)
 	}

@@ -110,6 +110,26 @@ func (v *validator) process(field string, p *specs.Process) {
 			v.bad(f, "soft limit %d is above hard limit %d", r.Soft, r.Hard)
 		}
 	}
+	if p.Scheduler != nil {
+		if _, err := schedAttr(p.Scheduler); err != nil {
+			v.errs = append(v.errs, &ConfigError{File: v.file, Msg: err.Error()})
+		}
+	}
+	if p.IOPriority != nil {
+		if _, err := ioprioValue(p.IOPriority); err != nil {
+			v.errs = append(v.errs, &ConfigError{File: v.file, Msg: err.Error()})
+		}
+	}
+	if a := p.ExecCPUAffinity; a != nil {
+		for _, c := range []struct{ field, list string }{{"initial", a.Initial}, {"final", a.Final}} {
+			if c.list == "" {
+				continue
+			}
+			if _, err := parseCPUList(field+".execCPUAffinity."+c.field, c.list); err != nil {
+				v.errs = append(v.errs, &ConfigError{File: v.file, Msg: err.Error()})
+			}
+		}
+	}
 	if _, err := checkCaps(field, p.Capabilities); err != nil {
 		v.errs = append(v.errs, &ConfigError{File: v.file, Msg: err.Error()})
 	}
@@ -166,6 +186,11 @@ func (v *validator) linux(spec *specs.Spec) {
 	for _, key := range slices.Sorted(maps.Keys(l.Sysctl)) {
 		if err := checkSysctl(key, have); err != nil {
 			v.bad("linux.sysctl."+printable(key), "%v", err)
+		}
+	}
+	if l.Personality != nil {
+		if _, ok := personalityDomains[l.Personality.Domain]; !ok {
+			v.bad("linux.personality.domain", "unknown domain %q (LINUX or LINUX32)", l.Personality.Domain)
 		}
 	}
 	if l.RootfsPropagation != "" {
