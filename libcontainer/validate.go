@@ -172,6 +172,11 @@ func (v *validator) linux(spec *specs.Spec) {
 	if len(l.TimeOffsets) > 0 && !have[specs.TimeNamespace] {
 		v.bad("linux.timeOffsets", "offsets need a time namespace")
 	}
+	for _, ns := range l.Namespaces {
+		if ns.Type == specs.TimeNamespace && ns.Path != "" && len(l.TimeOffsets) > 0 {
+			v.bad("linux.timeOffsets", "offsets can only be set on a new time namespace, not on the joined %s", ns.Path)
+		}
+	}
 	for _, clock := range slices.Sorted(maps.Keys(l.TimeOffsets)) {
 		if clock != "monotonic" && clock != "boottime" {
 			v.bad("linux.timeOffsets", "unknown clock %q (monotonic or boottime)", clock)
