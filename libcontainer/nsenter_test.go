@@ -296,10 +296,12 @@ func TestNsenterPidAndTimeNamespaces(t *testing.T) {
 	}
 }
 
-// Exec joins the namespaces of a container's init. Here the "init" is a
-// sleeping child in our own namespaces, so joining changes nothing and the
-// whole path (sealed binary, nsenter, Go init, exec) runs without a container.
-func TestExecInOwnNamespaces(t *testing.T) {
+// execInOwnNamespaces runs p through Container.Exec. The container's
+// "init" is a sleeping child in our own namespaces, so joining them changes
+// nothing and the whole path (sealed binary, nsenter, Go init, exec) runs
+// without a container. It returns the process's output and exit code.
+func execInOwnNamespaces(t *testing.T, p *specs.Process) (string, int) {
+	t.Helper()
 	needRoot(t)
 	root := t.TempDir()
 	sleeper := startSleeper(t, "")
@@ -312,10 +314,6 @@ func TestExecInOwnNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-
-	cwd := t.TempDir()
-	umask := uint32(0o027)
-	script := `echo "foo=$FOO home=$HOME umask=$(umask) pwd=$(pwd)"; ulimit -n; id -u; id -G; grep NoNewPrivs /proc/self/status; ls /proc/self/fd`
 	out := filepath.Join(t.TempDir(), "out")
 	f, err := os.Create(out)
 	if err != nil {
@@ -326,27 +324,32 @@ func TestExecInOwnNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer devnull.Close()
-	pid, err := c.Exec(ExecOpts{
-		Process: &specs.Process{
-			Args: []string{"sh", "-c", script}, Cwd: cwd, Env: []string{"PATH=/usr/bin:/bin", "FOO=bar baz"},
-			User:            specs.User{UID: 3999999, GID: 3888888, AdditionalGids: []uint32{44, 55}, Umask: &umask},
-			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 123, Hard: 456}},
-			NoNewPrivileges: true,
-		},
-		Stdio: [3]*os.File{devnull, f, f},
-	})
+	pid, err := c.Exec(ExecOpts{Process: p, ProcessFile: "process.json", Stdio: [3]*os.File{devnull, f, f}})
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code := Wait(pid); code != 0 {
-		t.Errorf("exit code %d", code)
-	}
+	code := Wait(pid)
 	data, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	return strings.TrimSpace(string(data)), code
+}
+
+func TestExecInOwnNamespaces(t *testing.T) {
+	cwd := t.TempDir()
+	umask := uint32(0o027)
+	script := `echo "foo=$FOO home=$HOME umask=$(umask) pwd=$(pwd)"; ulimit -n; id -u; id -G; grep NoNewPrivs /proc/self/status; ls /proc/self/fd`
+	out, code := execInOwnNamespaces(t, &specs.Process{
+		Args: []string{"sh", "-c", script}, Cwd: cwd, Env: []string{"PATH=/usr/bin:/bin", "FOO=bar baz"},
+		User:            specs.User{UID: 3999999, GID: 3888888, AdditionalGids: []uint32{44, 55}, Umask: &umask},
+		Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 123, Hard: 456}},
+		NoNewPrivileges: true,
+	})
+	if code != 0 {
+		t.Errorf("exit code %d", code)
+	}
 	want := []string{
 		"foo=bar baz home=/ umask=0027 pwd=" + cwd,
 		"123",
@@ -355,8 +358,8 @@ func TestExecInOwnNamespaces(t *testing.T) {
 		"NoNewPrivs:\t1",
 		"0", "1", "2", "3", // ls's own directory fd is 3: nothing else leaked
 	}
-	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
-		t.Errorf("the exec'd process saw\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	if out != strings.Join(want, "\n") {
+		t.Errorf("the exec'd process saw\n%s\nwant\n%s", out, strings.Join(want, "\n"))
 	}
 }
 
