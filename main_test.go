@@ -623,3 +623,77 @@ func TestExecCommandStopped(t *testing.T) {
 		t.Errorf("exec in a stopped container = %v, want a stopped error", err)
 	}
 }
+
+func TestMergeEnv(t *testing.T) {
+	base := make([]string, 3, 10) // spare capacity: a write through it would show
+	copy(base, []string{"PATH=/bin", "HOME=/root", "PATHX=1"})
+	tests := []struct {
+		extra, want []string
+	}{
+		{nil, []string{"PATH=/bin", "HOME=/root", "PATHX=1"}},
+		{[]string{"HOME=/x"}, []string{"PATH=/bin", "HOME=/x", "PATHX=1"}},
+		{[]string{"NEW=1", "PATH=/usr/bin"}, []string{"PATH=/usr/bin", "HOME=/root", "PATHX=1", "NEW=1"}},
+		{[]string{"A=1", "A=2"}, []string{"PATH=/bin", "HOME=/root", "PATHX=1", "A=2"}},
+		{[]string{"PATHX=2"}, []string{"PATH=/bin", "HOME=/root", "PATHX=2"}},
+		{[]string{"EMPTY="}, []string{"PATH=/bin", "HOME=/root", "PATHX=1", "EMPTY="}},
+		{[]string{"X=a=b"}, []string{"PATH=/bin", "HOME=/root", "PATHX=1", "X=a=b"}},
+	}
+	for _, tt := range tests {
+		if got := mergeEnv(base, tt.extra); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("mergeEnv(%q) = %q, want %q", tt.extra, got, tt.want)
+		}
+		if !reflect.DeepEqual(base[:4], []string{"PATH=/bin", "HOME=/root", "PATHX=1", ""}) {
+			t.Fatalf("mergeEnv wrote into its base: %q", base[:4])
+		}
+	}
+}
+
+func TestAddCaps(t *testing.T) {
+	// No capabilities in the config: the added ones only, no ambient.
+	p := &specs.Process{}
+	addCaps(p, []string{"CAP_NET_ADMIN"})
+	want := &specs.LinuxCapabilities{Bounding: []string{"CAP_NET_ADMIN"}, Effective: []string{"CAP_NET_ADMIN"}, Permitted: []string{"CAP_NET_ADMIN"}}
+	if !reflect.DeepEqual(p.Capabilities, want) {
+		t.Errorf("capabilities %+v, want %+v", p.Capabilities, want)
+	}
+
+	// With inheritable ones: ambient too. The config's slices stay as they were.
+	grow := func(s ...string) []string { return append(make([]string, 0, 10), s...) }
+	base := &specs.LinuxCapabilities{
+		Bounding: grow("CAP_KILL"), Effective: grow("CAP_KILL"), Permitted: grow("CAP_KILL"),
+		Inheritable: grow("CAP_KILL"), Ambient: grow("CAP_KILL"),
+	}
+	p = &specs.Process{Capabilities: base}
+	addCaps(p, []string{"CAP_NET_ADMIN", "CAP_SYS_TIME"})
+	both := []string{"CAP_KILL", "CAP_NET_ADMIN", "CAP_SYS_TIME"}
+	want = &specs.LinuxCapabilities{Bounding: both, Effective: both, Permitted: both, Inheritable: []string{"CAP_KILL"}, Ambient: both}
+	if !reflect.DeepEqual(p.Capabilities, want) {
+		t.Errorf("capabilities %+v, want %+v", p.Capabilities, want)
+	}
+	for _, s := range [][]string{base.Bounding, base.Effective, base.Permitted, base.Inheritable, base.Ambient} {
+		if len(s) != 1 || s[:2][1] != "" {
+			t.Errorf("addCaps changed the config's set: %q", s[:2])
+		}
+	}
+
+	p = &specs.Process{Capabilities: base}
+	addCaps(p, nil)
+	if p.Capabilities != base {
+		t.Errorf("addCaps without names replaced the capabilities")
+	}
+}
+
+func TestExecProcessCap(t *testing.T) {
+	base := baseProcess()
+	base.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}}
+	p, err := execProcess(execContext(t, "--cap", "CAP_NET_RAW", "-c", "CAP_CHOWN", "c1", "ping"), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"CAP_KILL", "CAP_NET_RAW", "CAP_CHOWN"}; !reflect.DeepEqual(p.Capabilities.Bounding, want) {
+		t.Errorf("bounding %q, want %q", p.Capabilities.Bounding, want)
+	}
+	if !reflect.DeepEqual(base.Capabilities.Bounding, []string{"CAP_KILL"}) {
+		t.Errorf("the container's capabilities changed: %q", base.Capabilities.Bounding)
+	}
+}
