@@ -180,6 +180,18 @@ func (r *rootfs) bindMount(m specs.Mount, dest string, opts mountOptions) error 
 // fresh handle, because the one used to mount still names the covered
 // directory, not the new mount.
 func (r *rootfs) finishMount(dest string, opts mountOptions) error {
+	if opts.flags&(unix.MS_BIND|unix.MS_REC) == unix.MS_BIND|unix.MS_REC {
+		// A remount changes only the top of an rbind: submounts would stay
+		// writable (or suid, dev, exec). Apply those flags to all of it.
+		for flag, attr := range map[uintptr]uint64{
+			unix.MS_RDONLY: unix.MOUNT_ATTR_RDONLY, unix.MS_NOSUID: unix.MOUNT_ATTR_NOSUID,
+			unix.MS_NODEV: unix.MOUNT_ATTR_NODEV, unix.MS_NOEXEC: unix.MOUNT_ATTR_NOEXEC,
+		} {
+			if opts.flags&flag != 0 && opts.attrClr&attr == 0 {
+				opts.attrSet |= attr
+			}
+		}
+	}
 	extra := opts.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
 	if extra == 0 && len(opts.propagation) == 0 && opts.attrSet|opts.attrClr == 0 {
 		return nil
