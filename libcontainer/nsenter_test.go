@@ -184,6 +184,8 @@ func TestNsenterErrors(t *testing.T) {
 	}{
 		{nsRequest{join: [][2]string{{"bogus", "/proc/self/ns/net"}}}, "nsenter: unknown namespace type bogus"},
 		{nsRequest{join: [][2]string{{"network", "/nonexistent/ns"}}}, "nsenter: open namespace /nonexistent/ns: No such file or directory"},
+		// Only the first colon separates the type from the path.
+		{nsRequest{join: [][2]string{{"network", "/nonexistent/a:b"}}}, "nsenter: open namespace /nonexistent/a:b: No such file or directory"},
 	}
 	for _, tt := range tests {
 		_, err := runNsenter(t, tt.req)
