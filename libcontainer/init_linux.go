@@ -113,13 +113,18 @@ func containerInit(c conn, cfg *initConfig) error {
 	if err := runHooks("createContainer", spec.Hooks.CreateContainer, cfg.State); err != nil {
 		return err
 	}
+	// Before pivot_root, sysctls go through the host's procfs: a fake /proc
+	// in the image cannot swallow them.
+	if err := setIdentity(spec); err != nil {
+		return err
+	}
+	if err := r.protect(spec.Linux); err != nil {
+		return err
+	}
 	if err := r.pivot(cfg.NoPivot); err != nil {
 		return err
 	}
 	r.handle.Close()
-	if err := setIdentity(spec); err != nil {
-		return err
-	}
 	if spec.Linux.Personality != nil {
 		if err := setPersonality(spec.Linux.Personality); err != nil {
 			return err

@@ -308,20 +308,81 @@ func (r *rootfs) pivot(noPivot bool) error {
 	return unix.Chdir("/")
 }
 
-// finish applies what must happen after pivot_root: masked and read-only
-// paths, then a read-only root.
-func finishRootfs(spec *specs.Spec) error {
-	l := spec.Linux
+// protect applies the masked and read-only paths. It runs before
+// pivot_root: each target is a handle resolved inside the rootfs, and the
+// /dev/null bound over masked files is the host's, so a symlink the image
+// put at /dev/null or on the path cannot redirect either side.
+func (r *rootfs) protect(l *specs.Linux) error {
+	if len(l.MaskedPaths) > 0 {
+		if err := checkDevNull(); err != nil {
+			return err
+		}
+	}
 	for _, p := range l.MaskedPaths {
-		if err := maskPath(p); err != nil {
+		if err := r.maskPath(p); err != nil {
 			return fmt.Errorf("linux.maskedPaths %s: %w", p, err)
 		}
 	}
 	for _, p := range l.ReadonlyPaths {
-		if err := readonlyPath(p); err != nil {
+		if err := r.readonlyPath(p); err != nil {
 			return fmt.Errorf("linux.readonlyPaths %s: %w", p, err)
 		}
 	}
+	return nil
+}
+
+// checkDevNull makes sure the host's /dev/null is the null device.
+func checkDevNull() error {
+	var st unix.Stat_t
+	if err := unix.Stat("/dev/null", &st); err != nil {
+		return fmt.Errorf("host /dev/null: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		return fmt.Errorf("host /dev/null is not the null device")
+	}
+	return nil
+}
+
+// existing opens p inside the rootfs, or returns nil when it is missing.
+func (r *rootfs) existing(p string) (*os.File, error) {
+	f, err := pathrs.OpenatInRoot(r.handle, p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return f, err
+}
+
+func (r *rootfs) maskPath(p string) error {
+	t, err := r.existing(p)
+	if t == nil || err != nil {
+		return err
+	}
+	defer t.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(t.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return unix.Mount("tmpfs", procFd(t), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0")
+	}
+	return unix.Mount("/dev/null", procFd(t), "", unix.MS_BIND, "")
+}
+
+func (r *rootfs) readonlyPath(p string) error {
+	t, err := r.existing(p)
+	if t == nil || err != nil {
+		return err
+	}
+	defer t.Close()
+	if err := unix.Mount(procFd(t), procFd(t), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	return r.finishMount(p, mountOptions{flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC})
+}
+
+// finishRootfs applies what must happen after pivot_root.
+func finishRootfs(spec *specs.Spec) error {
+	l := spec.Linux
 	if l.RootfsPropagation != "" {
 		if err := unix.Mount("", "/", "", propagationFlags[l.RootfsPropagation], ""); err != nil {
 			return fmt.Errorf("linux.rootfsPropagation: %w", err)
@@ -333,27 +394,4 @@ func finishRootfs(spec *specs.Spec) error {
 		}
 	}
 	return nil
-}
-
-func maskPath(p string) error {
-	fi, err := os.Stat(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	if fi.IsDir() {
-		return unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "")
-	}
-	return unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
-}
-
-func readonlyPath(p string) error {
-	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	return remountBind(p, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
 }
