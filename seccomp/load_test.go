@@ -278,10 +278,21 @@ func childTrace(dir string) error {
 	return wantErrno("mkdir", os.Mkdir(filepath.Join(dir, "d"), 0o755), unix.ENOSYS)
 }
 
-// LOG lets the syscall through.
+// LOG lets the syscall through. Compiled first and loaded later, as
+// create and start would split it.
 func childLog(dir string) error {
-	if _, err := load(allowAnd(mkdirRule(specs.ActLog, nil)), false); err != nil {
+	f, err := Compile(allowAnd(mkdirRule(specs.ActLog, nil)))
+	if err != nil {
 		return err
+	}
+	if m := status("/proc/thread-self/status", "Seccomp"); m != "0" {
+		return fmt.Errorf("Compile loaded something: Seccomp: %s", m)
+	}
+	if fd, err := f.Load(); fd != -1 || err != nil {
+		return fmt.Errorf("Filter.Load: %d, %v", fd, err)
+	}
+	if m := status("/proc/thread-self/status", "Seccomp"); m != "2" {
+		return fmt.Errorf("after Filter.Load: Seccomp: %s", m)
 	}
 	return os.Mkdir(filepath.Join(dir, "d"), 0o755)
 }

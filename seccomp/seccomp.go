@@ -201,7 +201,7 @@ func SupportedFlags() []string {
 	var out []string
 	for _, f := range knownFlags() {
 		bit, _ := flagBit(specs.LinuxSeccompFlag(f))
-		if kernelHasFlag(bit) {
+		if kernelHasFlag(probeBits(bit)) {
 			out = append(out, f)
 		}
 	}

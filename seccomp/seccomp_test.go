@@ -10,6 +10,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
 )
 
 func uintp(v uint) *uint { return &v }
@@ -244,6 +245,13 @@ func TestSupported(t *testing.T) {
 	if !slices.Contains(sf, string(flagTsync)) {
 		t.Errorf("SupportedFlags lacks TSYNC: %v", sf)
 	}
+	// Load takes exactly the flags SupportedFlags lists.
+	for _, f := range flags {
+		_, err := filterFlags(&specs.LinuxSeccomp{Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlag(f)}}, true)
+		if (err == nil) != slices.Contains(sf, f) {
+			t.Errorf("%s: SupportedFlags says %v, Load's flags say %v", f, slices.Contains(sf, f), err)
+		}
+	}
 }
 
 // compile needs no privilege and installs nothing: the realistic profile
@@ -284,4 +292,59 @@ func seccompMode(t testing.TB, task string) string {
 	}
 	t.Fatalf("no Seccomp: line in /proc/%s/status", task)
 	return ""
+}
+
+// The seccomp(2) flags Load asks for, on a kernel with all of them (5.19+).
+func TestFilterFlags(t *testing.T) {
+	if len(SupportedFlags()) != 4 || !kernelHasFlag(unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH) {
+		t.Skip("the kernel lacks some seccomp flags")
+	}
+	const (
+		tsync    = unix.SECCOMP_FILTER_FLAG_TSYNC
+		specOK   = unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		listener = unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+		esrch    = unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+		killable = unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+	)
+	wk := specs.LinuxSeccompFlagWaitKillableRecv
+	cases := []struct {
+		flags  []specs.LinuxSeccompFlag
+		notify bool
+		want   uintptr
+	}{
+		{nil, false, specOK}, // runc's and crun's default
+		{[]specs.LinuxSeccompFlag{}, false, 0},
+		{[]specs.LinuxSeccompFlag{flagTsync}, false, tsync},
+		{[]specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog}, false, unix.SECCOMP_FILTER_FLAG_LOG},
+		{nil, true, specOK | listener},
+		{[]specs.LinuxSeccompFlag{flagTsync}, true, tsync | listener | esrch},
+		{[]specs.LinuxSeccompFlag{wk}, false, 0},
+		{[]specs.LinuxSeccompFlag{wk}, true, killable | listener},
+	}
+	for _, c := range cases {
+		got, err := filterFlags(&specs.LinuxSeccomp{Flags: c.flags}, c.notify)
+		if err != nil || got != c.want {
+			t.Errorf("flags %v, notify %v: got %#x %v, want %#x", c.flags, c.notify, got, err, c.want)
+		}
+	}
+}
+
+// What compiling the realistic profile costs a `husk start`.
+func BenchmarkCompileProfile(b *testing.B) {
+	s := loadProfile(b)
+	for b.Loop() {
+		if _, err := compile(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestCompileDisabled(t *testing.T) {
+	f, err := Compile(&specs.LinuxSeccomp{})
+	if f != nil || err != nil {
+		t.Fatalf("Compile of nothing: %v, %v", f, err)
+	}
+	if fd, err := f.Load(); fd != -1 || err != nil {
+		t.Fatalf("nil Filter's Load: %d, %v", fd, err)
+	}
 }
