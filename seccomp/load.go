@@ -144,7 +144,9 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 }
 
 // addRules adds one syscalls[] entry. The error it returns starts with the
-// field below syscalls[i].
+// field below syscalls[i]. A syscall listed again with the same conditions
+// and another action keeps its first action: libseccomp (2.5.4) ignores
+// the later rule without an error.
 func addRules(f *libseccomp.ScmpFilter, def libseccomp.ScmpAction, sc specs.LinuxSyscall) error {
 	act := action(sc.Action, sc.ErrnoRet)
 	// libseccomp refuses a rule with the default action; it would change
