@@ -111,8 +111,8 @@ func execProcess(ctx *cli.Context, base *specs.Process) (*specs.Process, error) 
 }
 
 // addCaps gives the process extra capabilities as runc's `exec --cap`
-// does: ambient too only when the process has inheritable ones, since an
-// ambient capability must also be inheritable.
+// does; when the process has inheritable capabilities the new one becomes
+// inheritable and ambient too, so a non-root process really gets it.
 func addCaps(p *specs.Process, caps []string) {
 	if len(caps) == 0 {
 		return
@@ -127,6 +127,7 @@ func addCaps(p *specs.Process, caps []string) {
 		c.Effective = append(slices.Clip(c.Effective), name)
 		c.Permitted = append(slices.Clip(c.Permitted), name)
 		if c.Inheritable != nil {
+			c.Inheritable = append(slices.Clip(c.Inheritable), name)
 			c.Ambient = append(slices.Clip(c.Ambient), name)
 		}
 	}
@@ -157,6 +158,9 @@ func parseUser(s string) (uint32, uint32, error) {
 		return 0, 0, fmt.Errorf("--user %q: uid must be a number", s)
 	}
 	var gid uint64
+	if strings.HasSuffix(s, ":") {
+		return 0, 0, fmt.Errorf("--user %q: gid after ':' must not be empty", s)
+	}
 	if gs != "" {
 		if gid, err = strconv.ParseUint(gs, 10, 32); err != nil {
 			return 0, 0, fmt.Errorf("--user %q: gid must be a number", s)

@@ -657,7 +657,8 @@ func TestAddCaps(t *testing.T) {
 		t.Errorf("capabilities %+v, want %+v", p.Capabilities, want)
 	}
 
-	// With inheritable ones: ambient too. The config's slices stay as they were.
+	// With inheritable ones: inheritable and ambient too, so a non-root
+	// process can raise it. The config's slices stay as they were.
 	grow := func(s ...string) []string { return append(make([]string, 0, 10), s...) }
 	base := &specs.LinuxCapabilities{
 		Bounding: grow("CAP_KILL"), Effective: grow("CAP_KILL"), Permitted: grow("CAP_KILL"),
@@ -666,7 +667,7 @@ func TestAddCaps(t *testing.T) {
 	p = &specs.Process{Capabilities: base}
 	addCaps(p, []string{"CAP_NET_ADMIN", "CAP_SYS_TIME"})
 	both := []string{"CAP_KILL", "CAP_NET_ADMIN", "CAP_SYS_TIME"}
-	want = &specs.LinuxCapabilities{Bounding: both, Effective: both, Permitted: both, Inheritable: []string{"CAP_KILL"}, Ambient: both}
+	want = &specs.LinuxCapabilities{Bounding: both, Effective: both, Permitted: both, Inheritable: both, Ambient: both}
 	if !reflect.DeepEqual(p.Capabilities, want) {
 		t.Errorf("capabilities %+v, want %+v", p.Capabilities, want)
 	}

@@ -248,14 +248,23 @@ func lookPath(file string, env []string) (string, error) {
 			pathEnv = v
 		}
 	}
+	denied := ""
 	for _, dir := range filepath.SplitList(pathEnv) {
 		if dir == "" {
 			dir = "."
 		}
 		path := filepath.Join(dir, file)
-		if checkExecutable(path) == nil {
+		err := checkExecutable(path)
+		if err == nil {
 			return path, nil
 		}
+		if denied == "" && !errors.Is(err, os.ErrNotExist) {
+			denied = path
+		}
+	}
+	// Like execvp: a file that exists but cannot run is the better answer.
+	if denied != "" {
+		return "", fmt.Errorf("exec: %q: permission denied", denied)
 	}
 	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", file)
 }

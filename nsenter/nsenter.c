@@ -181,10 +181,6 @@ void nsenter(void)
 	if (pipefd < 3)
 		_exit(1);
 
-	/* Keep the container from reaching our memory and fds through /proc/<pid>. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		bail("nsenter: prctl(PR_SET_DUMPABLE)");
-
 	char *config;
 	uint32_t len;
 	expect_msg(MSG_NSCONFIG, &config, &len);
@@ -210,9 +206,14 @@ void nsenter(void)
 		}
 	}
 
-	/* Before entering a user namespace: afterwards we may lack the right. */
+	/* Before entering a user namespace, and while we still own our /proc
+	 * files: afterwards we may lack the right. */
 	if (oom)
 		write_file("/proc/self/oom_score_adj", oom);
+
+	/* Keep the container from reaching our memory and fds through /proc/<pid>. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail("nsenter: prctl(PR_SET_DUMPABLE)");
 
 	/* Open every path first: after one setns the others may not resolve. */
 	for (int i = 0; i < njoin; i++) {
