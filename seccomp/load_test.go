@@ -505,6 +505,10 @@ func childNoNewPrivs(dir string) error {
 }
 
 func childDies(dir string, a specs.LinuxSeccompAction) error {
+	// RLIMIT_CORE 0 does not stop a core_pattern pipe; non-dumpable does.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return err
+	}
 	if _, err := load(allowAnd(mkdirRule(a, nil)), false); err != nil {
 		return err
 	}
