@@ -191,15 +191,20 @@ func setIdentity(spec *specs.Spec) error {
 // process is a container process ready to exec: its executable found and
 // its environment complete.
 type process struct {
-	spec *specs.Process
-	path string
-	env  []string
-	gids []int
+	spec  *specs.Process
+	path  string
+	env   []string
+	gids  []int
+	label *execLabel
 }
 
 // prepareProcess does everything that can fail in an interesting way
 // (missing cwd or executable) before the container is reported created.
 func prepareProcess(p *specs.Process) (*process, error) {
+	label, err := openExecLabel(p)
+	if err != nil {
+		return nil, err
+	}
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return nil, fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
 	}
@@ -224,7 +229,7 @@ func prepareProcess(p *specs.Process) (*process, error) {
 			gids = append(gids, int(g))
 		}
 	}
-	return &process{spec: p, path: path, env: env, gids: gids}, nil
+	return &process{spec: p, path: path, env: env, gids: gids, label: label}, nil
 }
 
 func hasEnv(env []string, key string) bool {
@@ -322,6 +327,9 @@ func (p *process) exec(preserveFds int) error {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
+	}
+	if err := p.label.apply(); err != nil {
+		return err
 	}
 	// Seccomp goes here, last before exec.
 

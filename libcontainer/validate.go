@@ -130,6 +130,9 @@ func (v *validator) process(field string, p *specs.Process) {
 			}
 		}
 	}
+	if err := checkLSM(field, p); err != nil {
+		v.errs = append(v.errs, &ConfigError{File: v.file, Msg: err.Error()})
+	}
 	if _, err := checkCaps(field, p.Capabilities); err != nil {
 		v.errs = append(v.errs, &ConfigError{File: v.file, Msg: err.Error()})
 	}
