@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // --log with --log-format json records a failed create as a JSON line with
@@ -136,6 +138,62 @@ func TestMoreRunForwardsSignal(t *testing.T) {
 	r := p.wait()
 	if r.code != 7 || !strings.Contains(r.stdout, "got-term") {
 		t.Errorf("run after SIGTERM: exit %d, want 7 with got-term printed\n%v", r.code, r)
+	}
+	c.assertGone()
+}
+
+// `run` passes on a signal that arrives while it is still starting the
+// container, rather than dying of it and leaving the container running
+// unattended. A startContainer hook (run by the container's init just
+// before it execs the user program) holds the start until the test has
+// signalled run: it reads a FIFO, and the test's open of the FIFO for
+// writing returns exactly when the hook runs. Without a pid namespace, the
+// user program, a plain sleep, dies of the forwarded TERM (as does the
+// init if it gets it first): run exits 128+15.
+func TestMoreRunForwardsSignalDuringStart(t *testing.T) {
+	e := newEnv(t)
+	s, dir := e.hookSpec("sleep", "300")
+	removeNamespace(s, specs.PIDNamespace)
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	setHook(s, "startContainer", specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "read x < " + fifo}})
+	c := e.newContainer(s)
+	p := startCmd(t, cmdOpts{}, e.huskArgs([]string{"run", "--bundle", c.b.dir, c.id})...)
+
+	opened := make(chan *os.File, 1)
+	go func() {
+		// Blocks until the hook opens the FIFO for reading.
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			f = nil
+		}
+		opened <- f
+	}()
+	var w *os.File
+	select {
+	case w = <-opened:
+	case <-time.After(cmdTimeout):
+		// Safety net: unblock the opener, then fail.
+		if r, err := os.OpenFile(fifo, os.O_RDONLY|unix.O_NONBLOCK, 0); err == nil {
+			defer r.Close()
+		}
+		t.Fatalf("the startContainer hook never opened %s:\n%v", fifo, p.wait())
+	}
+	if w == nil {
+		t.Fatalf("opening %s failed", fifo)
+	}
+	sigErr := p.cmd.Process.Signal(syscall.SIGTERM)
+	// Let the hook finish and the start go on.
+	_, _ = w.WriteString("go\n")
+	w.Close()
+	if sigErr != nil {
+		t.Fatal(sigErr)
+	}
+	r := p.wait()
+	if r.code != 128+15 {
+		t.Errorf("run signalled with TERM while starting: exit %d, want 143\n%v", r.code, r)
 	}
 	c.assertGone()
 }
