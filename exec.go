@@ -36,6 +36,11 @@ var execCommand = &cli.Command{
 		if ctx.Bool("tty") || ctx.String("console-socket") != "" {
 			return fmt.Errorf("exec: terminals are not supported yet")
 		}
+		var fwd *libcontainer.Forwarder
+		if !ctx.Bool("detach") {
+			fwd = libcontainer.NewForwarder()
+			defer fwd.Stop()
+		}
 		// The lock is held only while the process starts, not while it runs.
 		var pid int
 		err := withContainer(ctx, func(c *libcontainer.Container) error {
@@ -59,7 +64,7 @@ var execCommand = &cli.Command{
 		if err != nil || ctx.Bool("detach") {
 			return err
 		}
-		return exitCode(libcontainer.Wait(pid))
+		return exitCode(fwd.Wait(pid))
 	},
 }
 

@@ -73,6 +73,11 @@ var runCommand = &cli.Command{
 	ArgsUsage: "<container-id>",
 	Flags:     append([]cli.Flag{&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the container"}}, createFlags...),
 	Action: func(ctx *cli.Context) error {
+		var fwd *libcontainer.Forwarder
+		if !ctx.Bool("detach") {
+			fwd = libcontainer.NewForwarder()
+			defer fwd.Stop()
+		}
 		c, err := create(ctx)
 		if err != nil {
 			return err
@@ -82,13 +87,13 @@ var runCommand = &cli.Command{
 			c.Delete(true)
 			return err
 		}
-		if ctx.Bool("detach") {
+		if fwd == nil {
 			return nil
 		}
 		pid := c.Pid()
 		// Let `kill`, `state` and `exec` reach the container while it runs.
 		c.Close()
-		code := libcontainer.Wait(pid)
+		code := fwd.Wait(pid)
 		if c, err := libcontainer.Open(ctx.String("root"), c.ID); err == nil {
 			if err := c.Delete(true); err != nil {
 				logWarn("delete %s: %v", c.ID, err)

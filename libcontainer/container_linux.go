@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -158,9 +159,6 @@ func warnNotApplied(b *Bundle) {
 	if unknown, _ := checkCaps("process", s.Process.Capabilities); len(unknown) > 0 {
 		Warnf("%s: process.capabilities: this kernel does not know %s: skipped", b.File, strings.Join(unknown, ", "))
 	}
-	if s.Linux.Seccomp != nil {
-		Warnf("%s: linux.seccomp: not applied yet", b.File)
-	}
 	if s.Linux.Resources != nil || s.Linux.CgroupsPath != "" {
 		Warnf("%s: linux.resources/cgroupsPath: cgroups are not managed yet", b.File)
 	}
@@ -240,16 +238,15 @@ func (c *Container) Start() error {
 		return fmt.Errorf("container init is not waiting for start: %w", err)
 	}
 	os.Remove(filepath.Join(c.dir, startSock))
-	// The init closes the connection by exec'ing; a message is an error.
-	if _, payload, err := start.recv(); err == nil {
-		return remoteError(payload)
-	}
 	spec, err := c.Spec()
 	if err != nil {
 		return err
 	}
 	st := c.State().State
 	st.Status = specs.StateRunning
+	if err := awaitExec(start, spec.Linux.Seccomp, c.rec.Pid, st); err != nil {
+		return err
+	}
 	if err := runHooks("poststart", spec.Hooks.Poststart, st); err != nil {
 		Warnf("%v", err)
 	}
@@ -434,14 +431,13 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		return 0, err
 	}
 	defer p.conn.f.Close()
-	if err := p.conn.sendJSON(msgInit, initConfig{ID: c.ID, Process: o.Process, PreserveFds: o.PreserveFds}); err != nil {
+	err = p.conn.sendJSON(msgInit, initConfig{ID: c.ID, Process: o.Process, Seccomp: spec.Linux.Seccomp, PreserveFds: o.PreserveFds})
+	if err == nil {
+		err = awaitExec(p.conn, spec.Linux.Seccomp, p.pid, c.State().State)
+	}
+	if err != nil {
 		p.kill()
 		return 0, err
-	}
-	// The socket closes on exec; anything else is an error report.
-	if _, payload, err := p.conn.recv(); err == nil {
-		p.kill()
-		return 0, remoteError(payload)
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, p.pid); err != nil {
@@ -451,18 +447,82 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	return p.pid, nil
 }
 
-// Wait forwards signals to pid, reaps every child that ends, and returns
-// pid's exit code once it ends. The caller must be pid's parent or its
-// subreaper.
-func Wait(pid int) int {
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+// awaitExec follows an init to its execve: the connection closes on exec,
+// and a message before that is an error report or a seccomp notify fd,
+// which goes to the config's listener.
+func awaitExec(c conn, sc *specs.LinuxSeccomp, pid int, st specs.State) error {
+	for {
+		typ, payload, fd, err := c.recvFd()
+		if err != nil {
+			return nil
+		}
+		switch typ {
+		case msgError:
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			return remoteError(payload)
+		case msgSeccompFd:
+			if fd < 0 || sc == nil {
+				return fmt.Errorf("init sent a seccomp notify message without an fd or a filter")
+			}
+			err := sendToListener(sc, fd, pid, st)
+			unix.Close(fd)
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// sendToListener hands the seccomp notify fd to the agent at listenerPath
+// with the container process state, as the runtime-spec describes.
+func sendToListener(sc *specs.LinuxSeccomp, fd, pid int, st specs.State) error {
+	data, err := json.Marshal(specs.ContainerProcessState{
+		Version: specs.Version, Fds: []string{specs.SeccompFdName}, Pid: pid,
+		Metadata: sc.ListenerMetadata, State: st,
+	})
+	if err != nil {
+		return err
+	}
+	sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(sock)
+	if err := unix.Connect(sock, &unix.SockaddrUnix{Name: sc.ListenerPath}); err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath %s: %w", sc.ListenerPath, err)
+	}
+	if err := unix.Sendmsg(sock, data, unix.UnixRights(fd), nil, 0); err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath %s: send: %w", sc.ListenerPath, err)
+	}
+	return nil
+}
+
+// Forwarder catches every signal from before the container process
+// exists, so that none kills husk half way or is lost; Wait hands them on.
+type Forwarder struct{ sigs chan os.Signal }
+
+// NewForwarder starts catching signals.
+func NewForwarder() *Forwarder {
+	f := &Forwarder{sigs: make(chan os.Signal, 128)}
+	signal.Notify(f.sigs)
+	return f
+}
+
+// Stop restores the default handling of signals.
+func (f *Forwarder) Stop() { signal.Stop(f.sigs) }
+
+// Wait forwards signals (those caught so far first) to pid, reaps every
+// child that ends, and returns pid's exit code once it ends. The caller
+// must be pid's parent or its subreaper.
+func (f *Forwarder) Wait(pid int) int {
+	defer f.Stop()
 	for {
 		if code, done := reap(pid); done {
 			return code
 		}
-		sig := (<-sigs).(unix.Signal)
+		sig := (<-f.sigs).(unix.Signal)
 		switch sig {
 		case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH:
 			// SIGURG is the Go runtime's own preemption signal.

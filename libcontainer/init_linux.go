@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"husk/seccomp"
 )
 
 // initConfig is what the parent sends the Go init (msgInit).
@@ -28,8 +30,10 @@ type initConfig struct {
 	RuntimeHooks bool            `json:"runtimeHooks,omitempty"` // stop for prestart/createRuntime hooks
 	StartFd      int             `json:"startFd,omitempty"`      // listening socket `start` connects to
 
-	// `exec`: the process to run in the container's namespaces.
-	Process *specs.Process `json:"process,omitempty"`
+	// `exec`: the process to run in the container's namespaces, and the
+	// container's seccomp filter for it.
+	Process *specs.Process      `json:"process,omitempty"`
+	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 
 	PreserveFds int `json:"preserveFds,omitempty"`
 }
@@ -63,7 +67,7 @@ func runInit(c conn) error {
 		return fmt.Errorf("decode init config: %w", err)
 	}
 	if cfg.Process != nil {
-		p, err := prepareProcess(cfg.Process)
+		p, err := prepareProcess(cfg.Process, cfg.Seccomp)
 		if err != nil {
 			return err
 		}
@@ -72,7 +76,7 @@ func runInit(c conn) error {
 				return err
 			}
 		}
-		return p.exec(cfg.PreserveFds)
+		return p.exec(cfg.PreserveFds, c)
 	}
 	return containerInit(c, &cfg)
 }
@@ -133,7 +137,7 @@ func containerInit(c conn, cfg *initConfig) error {
 	if err := finishRootfs(spec); err != nil {
 		return err
 	}
-	p, err := prepareProcess(spec.Process)
+	p, err := prepareProcess(spec.Process, spec.Linux.Seccomp)
 	if err != nil {
 		return err
 	}
@@ -159,7 +163,7 @@ func containerInit(c conn, cfg *initConfig) error {
 	if err := runHooks("startContainer", spec.Hooks.StartContainer, cfg.State); err != nil {
 		return reportStart(start, err)
 	}
-	return reportStart(start, p.exec(cfg.PreserveFds))
+	return reportStart(start, p.exec(cfg.PreserveFds, start))
 }
 
 func reportStart(c conn, err error) error {
@@ -191,19 +195,26 @@ func setIdentity(spec *specs.Spec) error {
 // process is a container process ready to exec: its executable found and
 // its environment complete.
 type process struct {
-	spec  *specs.Process
-	path  string
-	env   []string
-	gids  []int
-	label *execLabel
+	spec   *specs.Process
+	path   string
+	env    []string
+	gids   []int
+	label  *execLabel
+	filter *seccomp.Filter
 }
 
 // prepareProcess does everything that can fail in an interesting way
 // (missing cwd or executable) before the container is reported created.
-func prepareProcess(p *specs.Process) (*process, error) {
+func prepareProcess(p *specs.Process, sc *specs.LinuxSeccomp) (*process, error) {
 	label, err := openExecLabel(p)
 	if err != nil {
 		return nil, err
+	}
+	// Compiling takes milliseconds for a large profile: do it before the
+	// container is reported created, not in `start`.
+	filter, err := seccomp.Compile(sc)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
 	}
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return nil, fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
@@ -229,7 +240,7 @@ func prepareProcess(p *specs.Process) (*process, error) {
 			gids = append(gids, int(g))
 		}
 	}
-	return &process{spec: p, path: path, env: env, gids: gids, label: label}, nil
+	return &process{spec: p, path: path, env: env, gids: gids, label: label, filter: filter}, nil
 }
 
 func hasEnv(env []string, key string) bool {
@@ -287,8 +298,18 @@ func checkExecutable(path string) error {
 
 // exec applies the process attributes, last of all the ones that limit
 // what husk itself may still do, and replaces init with the user program.
-func (p *process) exec(preserveFds int) error {
+// A seccomp notify fd goes to peer, the husk process waiting for the exec.
+func (p *process) exec(preserveFds int, peer conn) error {
 	s := p.spec
+	// Without no_new_privs only CAP_SYS_ADMIN may load a filter, and a
+	// non-root process loses it: load it first then, as runc does (the
+	// profile must then allow the rest of husk's setup).
+	early := !s.NoNewPrivileges
+	if early {
+		if err := p.loadSeccomp(peer); err != nil {
+			return err
+		}
+	}
 	for _, rl := range s.Rlimits {
 		res, err := rlimitResource(rl.Type)
 		if err != nil {
@@ -331,7 +352,11 @@ func (p *process) exec(preserveFds int) error {
 	if err := p.label.apply(); err != nil {
 		return err
 	}
-	// Seccomp goes here, last before exec.
+	if !early {
+		if err := p.loadSeccomp(peer); err != nil {
+			return err
+		}
+	}
 
 	// Only stdio and the preserved fds may reach the container process.
 	if err := unix.CloseRange(uint(3+preserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
@@ -339,6 +364,22 @@ func (p *process) exec(preserveFds int) error {
 	}
 	if err := unix.Exec(p.path, s.Args, p.env); err != nil {
 		return fmt.Errorf("exec %s: %w", p.path, err)
+	}
+	return nil
+}
+
+// loadSeccomp loads the filter and hands a notify fd to peer.
+func (p *process) loadSeccomp(peer conn) error {
+	fd, err := p.filter.Load()
+	if err != nil {
+		return fmt.Errorf("linux.seccomp: %w", err)
+	}
+	if fd < 0 {
+		return nil
+	}
+	defer unix.Close(fd)
+	if err := peer.sendFd(msgSeccompFd, nil, fd); err != nil {
+		return fmt.Errorf("linux.seccomp: pass on the notify fd: %w", err)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // Message types exchanged over the init socket. The first five are shared
@@ -21,6 +23,7 @@ const (
 	msgHooksDone  uint32 = 8  // parent -> init: hooks done
 	msgReady      uint32 = 9  // init -> parent: container created
 	msgCommit     uint32 = 10 // parent -> init: state saved, wait for start
+	msgSeccompFd  uint32 = 11 // init -> start/exec: seccomp notify fd attached (SCM_RIGHTS)
 )
 
 const maxMessage = 16 << 20
@@ -45,11 +48,58 @@ func (c conn) sendJSON(typ uint32, v any) error {
 	return c.send(typ, data)
 }
 
+// sendFd sends a message with fd attached.
+func (c conn) sendFd(typ uint32, payload []byte, fd int) error {
+	buf := make([]byte, 8+len(payload))
+	binary.NativeEndian.PutUint32(buf[0:], typ)
+	binary.NativeEndian.PutUint32(buf[4:], uint32(len(payload)))
+	copy(buf[8:], payload)
+	return unix.Sendmsg(int(c.f.Fd()), buf, unix.UnixRights(fd), nil, 0)
+}
+
 // recv returns io.EOF when the other side closed the socket between messages.
 func (c conn) recv() (uint32, []byte, error) {
+	typ, payload, _, err := c.recvFd()
+	return typ, payload, err
+}
+
+// recvFd is recv that also returns an fd sent with the message, or -1.
+func (c conn) recvFd() (uint32, []byte, int, error) {
 	var hdr [8]byte
-	if _, err := io.ReadFull(c.f, hdr[:]); err != nil {
-		return 0, nil, err
+	oob := make([]byte, unix.CmsgSpace(4))
+	// An attached fd arrives with the first byte of its message.
+	n, oobn, _, _, err := unix.Recvmsg(int(c.f.Fd()), hdr[:], oob, unix.MSG_CMSG_CLOEXEC)
+	for err == unix.EINTR {
+		n, oobn, _, _, err = unix.Recvmsg(int(c.f.Fd()), hdr[:], oob, unix.MSG_CMSG_CLOEXEC)
+	}
+	if err == unix.ENOTSOCK {
+		n, err = c.f.Read(hdr[:]) // a pipe carries no fds
+	}
+	if err != nil && !(err == io.EOF && n == 0) {
+		return 0, nil, -1, err
+	}
+	if n == 0 {
+		return 0, nil, -1, io.EOF
+	}
+	fd := -1
+	if oobn > 0 {
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(msgs) > 0 {
+			if fds, err := unix.ParseUnixRights(&msgs[0]); err == nil && len(fds) > 0 {
+				fd = fds[0]
+			}
+		}
+	}
+	typ, payload, err := c.recvRest(hdr, n)
+	if err != nil && fd >= 0 {
+		unix.Close(fd)
+		fd = -1
+	}
+	return typ, payload, fd, err
+}
+
+func (c conn) recvRest(hdr [8]byte, have int) (uint32, []byte, error) {
+	if _, err := io.ReadFull(c.f, hdr[have:]); err != nil {
+		return 0, nil, io.ErrUnexpectedEOF
 	}
 	typ := binary.NativeEndian.Uint32(hdr[0:])
 	n := binary.NativeEndian.Uint32(hdr[4:])

@@ -331,7 +331,7 @@ func execInOwnNamespaces(t *testing.T, p *specs.Process) (string, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code := Wait(pid)
+	code := NewForwarder().Wait(pid)
 	data, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)

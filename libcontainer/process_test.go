@@ -213,7 +213,7 @@ func TestPrepareProcess(t *testing.T) {
 	env := make([]string, 1, 8)
 	env[0] = "PATH=" + bin
 	p := &specs.Process{Args: []string{"tool", "arg"}, Cwd: cwd, Env: env, User: specs.User{UID: 3999999999, AdditionalGids: []uint32{7, 8}}}
-	proc, err := prepareProcess(p)
+	proc, err := prepareProcess(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,14 +236,14 @@ func TestPrepareProcess(t *testing.T) {
 
 	// A HOME of the config's own is kept.
 	p = &specs.Process{Args: []string{"tool"}, Cwd: cwd, Env: []string{"PATH=" + bin, "HOME=/mine"}}
-	if proc, err := prepareProcess(p); err != nil || !slices.Equal(proc.env, p.Env) {
+	if proc, err := prepareProcess(p, nil); err != nil || !slices.Equal(proc.env, p.Env) {
 		t.Errorf("env %q (%v), want %q", proc.env, err, p.Env)
 	}
 
 	// A known user gets the home from passwd.
 	if name, home, ok := passwdEntry(0); ok {
 		p = &specs.Process{Args: []string{"tool"}, Cwd: cwd, Env: []string{"PATH=" + bin}}
-		proc, err := prepareProcess(p)
+		proc, err := prepareProcess(p, nil)
 		if err != nil || !slices.Contains(proc.env, "HOME="+home) {
 			t.Errorf("uid 0 (%s): env %q (%v), want HOME=%s", name, proc.env, err, home)
 		}
@@ -264,7 +264,7 @@ func TestPrepareProcessErrors(t *testing.T) {
 			`process.args[0]: exec: "nope": executable file not found in $PATH`},
 	}
 	for _, tt := range tests {
-		_, err := prepareProcess(tt.p)
+		_, err := prepareProcess(tt.p, nil)
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("prepareProcess = %v, want %q", err, tt.want)
 		}

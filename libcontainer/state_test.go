@@ -898,7 +898,7 @@ func TestWait(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := Wait(proc.Pid); got != tt.want {
+		if got := NewForwarder().Wait(proc.Pid); got != tt.want {
 			t.Errorf("%q: Wait = %d, want %d", tt.script, got, tt.want)
 		}
 		proc.Release()

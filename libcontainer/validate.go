@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"husk/seccomp"
 )
 
 // namespaceFlags maps runtime-spec namespace types to the names nsenter.c
@@ -201,6 +203,9 @@ func (v *validator) linux(spec *specs.Spec) {
 			v.bad("linux.personality.domain", "unknown domain %q (LINUX or LINUX32)", l.Personality.Domain)
 		}
 	}
+	if l.Seccomp != nil {
+		v.seccomp(l.Seccomp)
+	}
 	if l.RootfsPropagation != "" {
 		if _, ok := propagationFlags[l.RootfsPropagation]; !ok {
 			v.bad("linux.rootfsPropagation", "unknown propagation %q", l.RootfsPropagation)
@@ -228,6 +233,25 @@ func printable(key string) string {
 		return q
 	}
 	return key
+}
+
+func (v *validator) seccomp(s *specs.LinuxSeccomp) {
+	if err := seccomp.Validate(s); err != nil {
+		v.errs = append(v.errs, &ConfigError{File: v.file, Msg: err.Error()})
+		return
+	}
+	for i, sc := range s.Syscalls {
+		if sc.Action != specs.ActNotify {
+			continue
+		}
+		if s.ListenerPath == "" {
+			v.bad(fmt.Sprintf("linux.seccomp.syscalls[%d].action", i), "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
+		}
+		// husk hands the notify fd over with sendmsg after the filter is loaded.
+		if slices.Contains(sc.Names, "sendmsg") {
+			v.bad(fmt.Sprintf("linux.seccomp.syscalls[%d].names", i), "SCMP_ACT_NOTIFY on sendmsg would keep husk from passing on the notify fd")
+		}
+	}
 }
 
 // checkSysctl allows only namespaced sysctls whose namespace the container owns.
