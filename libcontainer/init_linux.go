@@ -219,6 +219,11 @@ func prepareProcess(p *specs.Process, sc *specs.LinuxSeccomp) (*process, error) 
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return nil, fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
 	}
+	// A cwd through an fd of ours (/proc/self/fd/N) could land outside the
+	// container's root (CVE-2024-21626); getcwd then has no path for it.
+	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return nil, fmt.Errorf("process.cwd %s: resolves outside the container", p.Cwd)
+	}
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
 		return nil, fmt.Errorf("process.args[0]: %w", err)
