@@ -121,7 +121,9 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 	defer child.Close()
 	files := append(append(o.stdio[:0:0], o.stdio[:]...), o.extra...)
 	files = append(files, child)
-	env := []string{"_HUSK_INITPIPE=" + strconv.Itoa(len(files)-1)}
+	// One P is all the init needs; it also spares the Go runtime from
+	// reading (and keeping open) the host's cgroup CPU limits.
+	env := []string{"_HUSK_INITPIPE=" + strconv.Itoa(len(files)-1), "GOMAXPROCS=1"}
 	// Exec through our own fd table: the path stays valid in the child.
 	path := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), exe.Fd())
 	proc, err := os.StartProcess(path, []string{"husk", "init"}, &os.ProcAttr{Dir: o.dir, Env: env, Files: files})
