@@ -160,11 +160,13 @@ func (e *env) failsCleanly(s *specs.Spec, cmd string, words ...string) result {
 }
 
 // runningContainer runs a container of s with `run -d` whose process
-// creates /ready and sleeps, and waits until it runs.
+// creates /ready and sleeps, and waits until it runs. It stays listed
+// without failing the test's other checks that nothing is left behind.
 func (e *env) runningContainer(s *specs.Spec) *container {
 	e.t.Helper()
 	s.Process.Args = sleeper
 	c := e.runDetached(s)
+	e.keep[c.id] = true
 	c.waitReady("ready")
 	return c
 }
