@@ -188,6 +188,10 @@ download_kernel() {
 
 ensure_packages
 mkdir -p "$cache"
+# One run at a time per cache directory: the kernel, the initramfs and the
+# logs live there.
+exec 9>"$cache/.lock"
+flock 9
 if [ -s "$cache/kernel/vmlinuz" ] && [ -s "$cache/kernel/modules/order" ]; then
 	log "kernel: $(cat "$cache/kernel/package" 2>/dev/null || echo cached) (cached)"
 else
@@ -324,6 +328,7 @@ rm -f "$console" "$output"
 # goroutines before the VM is killed.
 n=$(wc -w <<<"$runtimes")
 per_runtime=$(((vm_timeout - 30) / n))
+[ "$per_runtime" -ge 30 ] || per_runtime=30
 rt_list=$(tr '\n' , <<<"$runtimes")
 rt_list=${rt_list%,}
 append="console=ttyS0 panic=-1 quiet vmtests_runtimes=$rt_list vmtests_expect_cgroups=$expect_cgroups vmtests_timeout=$per_runtime"

@@ -6,7 +6,8 @@
 //
 // On a host without cgroup v2 every test skips itself, unless HUSK_VM=1 (set
 // inside the VM), where a missing cgroup v2 is a failure. On a cgroup v2
-// host they can run directly, as root: go test ./tests/vm/ -count=1 -v
+// host they run only on request, as root, since they make cgroups at the
+// root of the hierarchy: RUNTIME=$PWD/bin/husk go test ./tests/vm/ -count=1 -v
 //
 // The tests use only the runc command line (--root R create, start, run,
 // state, kill, pause, resume, delete), so any runc-compatible runtime can be

@@ -47,6 +47,10 @@ func testMain(m *testing.M) int {
 		setupErr = cgroupRoot + " is not cgroup2 (this host has cgroup v1 or hybrid): run 'make test-vm' to run these tests in a VM"
 	case os.Geteuid() != 0:
 		setupErr = "containers need root"
+	case os.Getenv("HUSK_VM") != "1" && os.Getenv("RUNTIME") == "":
+		// A cgroup v2 host that is not the test VM: the tests would make
+		// cgroups at the root of its hierarchy, so only on request.
+		setupErr = "not in the test VM (HUSK_VM unset): set RUNTIME to run these on this cgroup v2 host, or run 'make test-vm'"
 	}
 	if setupErr != "" {
 		return m.Run()
@@ -121,7 +125,7 @@ func requireEnv(t *testing.T) {
 		return
 	}
 	if os.Getenv("HUSK_VM") == "1" {
-		t.Fatalf("HUSK_VM=1 but %s", setupErr)
+		t.Fatalf("HUSK_VM=1 (in the test VM) but %s", setupErr)
 	}
 	t.Skip(setupErr)
 }
