@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -78,7 +77,7 @@ type notifyEvent struct {
 // (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
 type notifyListener struct {
 	path string
-	ln   *net.UnixListener
+	ln   int // listening socket
 	stop chan struct{}
 	wg   sync.WaitGroup
 
@@ -92,8 +91,17 @@ type notifyListener struct {
 func newNotifyListener(e *env) *notifyListener {
 	e.t.Helper()
 	path := filepath.Join(e.mkdir("listener-"), "agent.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	// Raw sockets, not package net: net would link the cgo resolver.
+	ln, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := unix.Bind(ln, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(ln)
+		e.t.Fatal(err)
+	}
+	if err := unix.Listen(ln, 16); err != nil {
+		unix.Close(ln)
 		e.t.Fatal(err)
 	}
 	l := &notifyListener{path: path, ln: ln, stop: make(chan struct{})}
@@ -105,8 +113,8 @@ func newNotifyListener(e *env) *notifyListener {
 
 func (l *notifyListener) close() {
 	close(l.stop)
-	l.ln.Close()
 	l.wg.Wait()
+	unix.Close(l.ln)
 }
 
 func (l *notifyListener) fail(format string, args ...any) {
@@ -115,16 +123,50 @@ func (l *notifyListener) fail(format string, args ...any) {
 	l.errs = append(l.errs, fmt.Sprintf(format, args...))
 }
 
+// stopped tells whether the test has ended.
+func (l *notifyListener) stopped() bool {
+	select {
+	case <-l.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitReadable waits until fd is readable (true) or hung up or the test
+// ends (false). The bounded wait only lets the end of the test stop it.
+func (l *notifyListener) waitReadable(fd int) (bool, error) {
+	for !l.stopped() {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(pfd, 100); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return false, err
+		}
+		if pfd[0].Revents&unix.POLLIN != 0 {
+			return true, nil
+		}
+		if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
+			return false, nil
+		}
+	}
+	return false, nil
+}
+
 func (l *notifyListener) accept() {
 	defer l.wg.Done()
 	for n := 0; ; n++ {
-		conn, err := l.ln.AcceptUnix()
+		ok, err := l.waitReadable(l.ln)
 		if err != nil {
-			select {
-			case <-l.stop:
-			default:
-				l.fail("accept: %v", err)
-			}
+			l.fail("accept: %v", err)
+		}
+		if !ok {
+			return
+		}
+		conn, _, err := unix.Accept4(l.ln, unix.SOCK_CLOEXEC)
+		if err != nil {
+			l.fail("accept: %v", err)
 			return
 		}
 		l.wg.Add(1)
@@ -133,15 +175,15 @@ func (l *notifyListener) accept() {
 }
 
 // serve reads the runtime's message (the fd comes with the first bytes)
-// and answers notifications until the
-// filter has no process left or the test ends.
-func (l *notifyListener) serve(n int, conn *net.UnixConn) {
+// and answers notifications until the filter has no process left or the
+// test ends.
+func (l *notifyListener) serve(n int, conn int) {
 	defer l.wg.Done()
 	buf := make([]byte, 1<<16)
 	oob := make([]byte, unix.CmsgSpace(4*8))
-	k, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	k, oobn, _, _, err := unix.Recvmsg(conn, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
-		conn.Close()
+		unix.Close(conn)
 		l.fail("connection %d: read: %v", n, err)
 		return
 	}
@@ -149,15 +191,15 @@ func (l *notifyListener) serve(n int, conn *net.UnixConn) {
 	// runtime may keep the connection open.
 	data := buf[:k:k]
 	for !json.Valid(data) {
-		m, err := conn.Read(buf)
+		m, err := unix.Read(conn, buf)
 		if m > 0 {
 			data = append(data, buf[:m]...)
 		}
-		if err != nil {
+		if err != nil || m <= 0 {
 			break
 		}
 	}
-	conn.Close()
+	unix.Close(conn)
 	var fds []int
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil {
@@ -192,25 +234,12 @@ func (l *notifyListener) serve(n int, conn *net.UnixConn) {
 
 func (l *notifyListener) answer(n, fd int) {
 	for {
-		select {
-		case <-l.stop:
-			return
-		default:
-		}
-		// A bounded wait only so that the end of the test stops the loop.
-		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		if _, err := unix.Poll(pfd, 100); err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
+		ok, err := l.waitReadable(fd)
+		if err != nil {
 			l.fail("connection %d: poll: %v", n, err)
-			return
 		}
-		if pfd[0].Revents&unix.POLLIN == 0 {
-			if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
-				return // no process uses the filter any more
-			}
-			continue
+		if !ok {
+			return // no process uses the filter any more, or the test ended
 		}
 		var req seccompNotif
 		if err := notifIoctl(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&req)); err != nil {
@@ -245,7 +274,7 @@ func (l *notifyListener) answer(n, fd int) {
 		default:
 			resp.Flags, ev.answer = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE, "continue"
 		}
-		err := notifIoctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
+		err = notifIoctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
 		if err != nil && !errors.Is(err, unix.ENOENT) {
 			l.fail("connection %d: NOTIF_SEND: %v", n, err)
 			return
