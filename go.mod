@@ -3,6 +3,7 @@ module husk
 go 1.26.0
 
 require (
+	github.com/cilium/ebpf v0.22.0 // indirect
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
 	github.com/cyphar/filepath-securejoin v0.7.0 // indirect
 	github.com/opencontainers/runtime-spec v1.3.0 // indirect
