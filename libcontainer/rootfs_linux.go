@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -121,7 +122,13 @@ func (r *rootfs) mount(m specs.Mount) error {
 	if err != nil {
 		return err
 	}
-	dest := filepath.Join("/", m.Destination)
+	dest, err := r.inRoot(filepath.Join("/", m.Destination))
+	if err != nil {
+		return err
+	}
+	if err := checkProcMount(dest, m.Type); err != nil {
+		return err
+	}
 	if opts.isBind(m.Type) {
 		return r.bindMount(m, dest, opts)
 	}
@@ -143,6 +150,29 @@ func (r *rootfs) mount(m specs.Mount) error {
 		return mountError(m.Type, data, err)
 	}
 	return r.finishMount(dest, opts)
+}
+
+// procFiles are the files under /proc that may be mounted over, for
+// lxcfs-style views of host statistics (runc allows the same list).
+var procFiles = []string{
+	"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+	"/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+}
+
+// checkProcMount refuses a destination inside /proc (after the rootfs's
+// symlinks are resolved): a mount there would replace what procfs shows the
+// container, such as its sysctls, with something else (CVE-2021-30465 class).
+func checkProcMount(dest, typ string) error {
+	if dest == "/proc" {
+		if typ == "proc" {
+			return nil
+		}
+		return fmt.Errorf("resolves to /proc, where only a proc mount may go")
+	}
+	if !strings.HasPrefix(dest, "/proc/") || slices.Contains(procFiles, dest) {
+		return nil
+	}
+	return fmt.Errorf("resolves to %s, inside /proc: refused", dest)
 }
 
 func mountError(typ, data string, err error) error {
