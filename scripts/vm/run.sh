@@ -299,7 +299,8 @@ if [ -z "$out" ]; then
 fi
 exec 3>"$out"
 
-echo "=== vm: kernel $(uname -r), controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)" >&3
+up() { echo "up $(cut -d' ' -f1 /proc/uptime)s"; }
+echo "=== vm: kernel $(uname -r), controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control), $(up)" >&3
 status=0
 for rt in $(echo "${vmtests_runtimes:-husk}" | tr , ' '); do
 	expect=1
@@ -309,7 +310,7 @@ for rt in $(echo "${vmtests_runtimes:-husk}" | tr , ' '); do
 	HUSK_VM=1 RUNTIME=/vm/$rt VM_ROOTFS=/vm/rootfs VM_EXPECT_CGROUPS=$expect \
 		/vm/vmtests.test -test.v -test.count=1 -test.timeout="${vmtests_timeout:-300}s" \
 		${vmtests_run:+-test.run="$vmtests_run"} </dev/null >&3 2>&3 || rc=$?
-	echo "=== vm: RUNTIME=$rt exit $rc" >&3
+	echo "=== vm: RUNTIME=$rt exit $rc, $(up)" >&3
 	[ "$rc" -eq 0 ] || status=$rc
 done
 echo "VMTESTS-EXIT $status" >&3
@@ -390,7 +391,8 @@ awk '
 	/^=== vm: RUNTIME=[^ ]+ VM_EXPECT_CGROUPS=/ { rt = substr($3, 9); ex = $4; p = f = s = 0; next }
 	/^--- PASS: / { p++ } /^--- FAIL: / { f++ } /^--- SKIP: / { s++ }
 	/^=== vm: RUNTIME=[^ ]+ exit / {
-		printf "test-vm: RUNTIME=%s %s: %s (passed %d, failed %d, skipped %d)\n", rt, ex, ($5 == 0 ? "ok" : "FAIL, exit " $5), p, f, s
+		code = $5; sub(/,$/, "", code)
+		printf "test-vm: RUNTIME=%s %s: %s (passed %d, failed %d, skipped %d)\n", rt, ex, (code == 0 ? "ok" : "FAIL, exit " code), p, f, s
 	}' <(tr -d '\r' <"$output") >&2
 if [ "$rc" -ne 0 ]; then
 	log "FAIL (exit $rc)"

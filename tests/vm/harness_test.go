@@ -141,7 +141,12 @@ func cgroupTest(t *testing.T, body func(t *testing.T)) {
 		body(t)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// The child must end before this binary's -test.timeout does.
+	timeout := 2 * time.Minute
+	if d, ok := t.Deadline(); ok && time.Until(d)-10*time.Second < timeout {
+		timeout = time.Until(d) - 10*time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), "VM_EXPECT_CGROUPS=1")
