@@ -3,8 +3,10 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -189,7 +191,7 @@ func validateList(s, onlineFile, what string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", onlineFile, err)
 	}
-	for i := range want {
+	for _, i := range slices.Sorted(maps.Keys(want)) {
 		if !have[i] {
 			return fmt.Errorf("%s %d is not online on this host (online: %s)", what, i, online)
 		}
