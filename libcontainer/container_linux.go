@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"husk/cgroups"
 )
 
 // CreateOpts are the options of `create` and `run`.
@@ -52,11 +54,16 @@ func Create(o CreateOpts) (_ *Container, err error) {
 		return nil, err
 	}
 	var p *initProcess
+	var cg cgroups.Manager
 	defer func() {
 		if err != nil {
 			if p != nil {
 				p.kill()
 				p.conn.f.Close()
+			}
+			if cg != nil {
+				cg.Kill()
+				cg.Destroy()
 			}
 			os.RemoveAll(dir)
 			lock.Close()
@@ -66,6 +73,10 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	b := o.Bundle
 	spec := b.Spec
 	warnNotApplied(b)
+	cg, err = cgroups.New(spec.Linux.CgroupsPath, o.ID)
+	if err != nil {
+		return nil, fmt.Errorf("%s: linux.cgroupsPath: %w", b.File, err)
+	}
 	listener, err := listenStart(lock)
 	if err != nil {
 		return nil, err
@@ -78,6 +89,15 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	p, err = launch(launchOpts{
 		stateRoot: o.Root, dir: b.Dir, stdio: o.Stdio,
 		extra: append(extra, listener), ns: createRequest(spec),
+		place: func(pid int) error {
+			if err := cg.Apply(pid); err != nil {
+				return err
+			}
+			if spec.Linux.Resources == nil {
+				return nil
+			}
+			return inFile(b.File, cg.Set(spec.Linux.Resources))
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -106,6 +126,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 		State:         State{State: st, Rootfs: b.Rootfs, Created: time.Now().UTC()},
 		InitStartTime: stat.startTime,
 		Config:        b.Raw,
+		CgroupPaths:   cg.Paths(),
 	}
 	if err := writeRecord(dir, rec); err != nil {
 		return nil, err
@@ -159,9 +180,6 @@ func warnNotApplied(b *Bundle) {
 	if unknown, _ := checkCaps("process", s.Process.Capabilities); len(unknown) > 0 {
 		Warnf("%s: process.capabilities: this kernel does not know %s: skipped", b.File, strings.Join(unknown, ", "))
 	}
-	if s.Linux.Resources != nil || s.Linux.CgroupsPath != "" {
-		Warnf("%s: linux.resources/cgroupsPath: cgroups are not managed yet", b.File)
-	}
 }
 
 // configFields are the config.json keys that init's errors start with
@@ -170,6 +188,9 @@ var configFields = []string{"process.", "mounts[", "linux.", "root.", "hostname"
 
 // inFile names the config file in a setup error that names a field.
 func inFile(file string, err error) error {
+	if err == nil {
+		return nil
+	}
 	for _, f := range configFields {
 		if strings.HasPrefix(err.Error(), f) {
 			return fmt.Errorf("%s: %w", file, err)
@@ -263,6 +284,11 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	if !all {
 		return signalProcess(c.rec.Pid, c.rec.InitStartTime, sig)
 	}
+	if cg, err := c.rec.cgroup(); err != nil {
+		return err
+	} else if cg != nil {
+		return cg.Signal(sig)
+	}
 	for _, pid := range c.processes() {
 		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("signal %d: %w", pid, err)
@@ -339,8 +365,12 @@ func (c *Container) killAndWait() {
 	if !processAlive(c.rec.Pid, c.rec.InitStartTime) {
 		return
 	}
-	for _, pid := range c.processes() {
-		unix.Kill(pid, unix.SIGKILL)
+	if cg, err := c.rec.cgroup(); err == nil && cg != nil {
+		cg.Kill()
+	} else {
+		for _, pid := range c.processes() {
+			unix.Kill(pid, unix.SIGKILL)
+		}
 	}
 	unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 	// The pidfd becomes readable when the process exits.
@@ -359,6 +389,15 @@ func (c *Container) destroy() error {
 		st.Status = specs.StateStopped
 		if err := runHooks("poststop", spec.Hooks.Poststop, st); err != nil {
 			Warnf("%v", err)
+		}
+	}
+	if cg, err := c.rec.cgroup(); err != nil {
+		return err
+	} else if cg != nil {
+		// What the init left behind (daemons without a PID namespace) goes too.
+		cg.Kill()
+		if err := cg.Destroy(); err != nil {
+			return fmt.Errorf("remove cgroup: %w", err)
 		}
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
@@ -423,6 +462,11 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		return 0, err
 	}
 	lo := launchOpts{stateRoot: filepath.Dir(c.dir), dir: "/", stdio: o.Stdio, extra: extra, ns: ns}
+	if cg, err := c.rec.cgroup(); err != nil {
+		return 0, err
+	} else if cg != nil {
+		lo.place = cg.Apply
+	}
 	if a := o.Process.ExecCPUAffinity; a != nil {
 		lo.cpus = a.Initial
 	}

@@ -93,6 +93,10 @@ type launchOpts struct {
 	extra     []*os.File  // fds handed to the process as 3, 4, ...
 	ns        nsRequest
 	cpus      string // CPU list to start on (execCPUAffinity.initial)
+	// place puts the new process in the container's cgroup before nsenter
+	// runs, so a cgroup namespace is rooted there and no user code ever
+	// runs outside it.
+	place func(pid int) error
 }
 
 // initProcess is a started `husk init` after nsenter has done its work.
@@ -143,6 +147,11 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 	}()
 	if o.cpus != "" {
 		if err := setAffinity(proc.Pid, "process.execCPUAffinity.initial", o.cpus); err != nil {
+			return nil, err
+		}
+	}
+	if o.place != nil {
+		if err := o.place(proc.Pid); err != nil {
 			return nil, err
 		}
 	}

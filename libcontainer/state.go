@@ -13,12 +13,18 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"husk/cgroups"
 )
 
 const (
 	stateFile = "state.json"
 	startSock = "start.sock" // present while the container is created, not started
 )
+
+// StatePaused is the status runc reports for a frozen container; the
+// runtime-spec has no name for it, and engines expect runc's.
+const StatePaused specs.ContainerState = "paused"
 
 // ErrNotExist is returned for an ID with no container under the root.
 var ErrNotExist = errors.New("container does not exist")
@@ -36,8 +42,9 @@ type State struct {
 // need to act on the container without reading the bundle again.
 type record struct {
 	State
-	InitStartTime uint64          `json:"initStartTime"`
-	Config        json.RawMessage `json:"config"`
+	InitStartTime uint64            `json:"initStartTime"`
+	Config        json.RawMessage   `json:"config"`
+	CgroupPaths   map[string]string `json:"cgroupPaths,omitempty"`
 }
 
 // Container is an opened, locked container directory under the root.
@@ -178,7 +185,20 @@ func status(dir string, rec *record) specs.ContainerState {
 	if _, err := os.Lstat(filepath.Join(dir, startSock)); err == nil {
 		return specs.StateCreated
 	}
+	if mgr, err := rec.cgroup(); err == nil && mgr != nil {
+		if paused, err := mgr.Paused(); err == nil && paused {
+			return StatePaused
+		}
+	}
 	return specs.StateRunning
+}
+
+// cgroup reopens the container's cgroup; nil when it has none.
+func (rec *record) cgroup() (cgroups.Manager, error) {
+	if len(rec.CgroupPaths) == 0 {
+		return nil, nil
+	}
+	return cgroups.Load(rec.CgroupPaths)
 }
 
 // State returns the container's current state for `state` and hooks.

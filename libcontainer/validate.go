@@ -10,6 +10,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"husk/cgroups"
 	"husk/seccomp"
 )
 
@@ -205,6 +206,11 @@ func (v *validator) linux(spec *specs.Spec) {
 	}
 	if l.Seccomp != nil {
 		v.seccomp(l.Seccomp)
+	}
+	if l.Resources != nil {
+		if err := cgroups.Validate(l.Resources); err != nil {
+			v.errs = append(v.errs, &ConfigError{File: v.file, Msg: err.Error()})
+		}
 	}
 	if l.RootfsPropagation != "" {
 		if _, ok := propagationFlags[l.RootfsPropagation]; !ok {
