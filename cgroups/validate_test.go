@@ -131,7 +131,7 @@ func TestValidateHostCPUs(t *testing.T) {
 	for c := range set {
 		last = max(last, c)
 	}
-	err = Validate(&specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: strconv.Itoa(last+1)}})
+	err = Validate(&specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: strconv.Itoa(last + 1)}})
 	if err == nil || !strings.HasPrefix(err.Error(), "linux.resources.cpu.cpus: ") {
 		t.Errorf("CPU %d: got %v", last+1, err)
 	}
