@@ -19,7 +19,7 @@ SOURCES := $(shell find . \( -path ./.git -o -path ./bin -o -path ./_demo \) -pr
 	-type f \( -name '*.go' -o -name '*.c' -o -name '*.h' \) ! -name '*_test.go' -print) \
 	go.mod $(wildcard go.sum)
 
-.PHONY: all build deps deps-base demo test unit integration lint bench clean
+.PHONY: all build deps deps-base demo test unit integration test-vm lint bench clean
 
 all: build
 
@@ -52,7 +52,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-test: deps build lint unit integration
+test: deps build lint unit integration test-vm
 
 unit:
 	@pkgs=$$($(GO) list ./...) || exit 1; \
@@ -69,6 +69,13 @@ ifneq ($(wildcard tests/*.go),)
 else
 	@echo "integration: no tests in tests/ yet"
 endif
+
+# The cgroup v2 suite (tests/vm) in a QEMU VM under software emulation: the
+# host has cgroup v1.
+test-vm: export HUSK_BIN := $(CURDIR)/$(BIN)
+test-vm: export VM_EXPECT_CGROUPS ?= 1
+test-vm: build
+	scripts/vm/run.sh
 
 bench: deps build
 	scripts/bench.sh

@@ -52,7 +52,8 @@ func newApp() *cli.App {
 		Before: setupGlobal,
 		Commands: []*cli.Command{
 			specCommand, createCommand, startCommand, runCommand, execCommand,
-			killCommand, deleteCommand, stateCommand, listCommand, initCommand,
+			killCommand, deleteCommand, stateCommand, listCommand, psCommand,
+			pauseCommand, resumeCommand, updateCommand, eventsCommand, initCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors
 	}

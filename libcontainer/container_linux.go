@@ -89,15 +89,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	p, err = launch(launchOpts{
 		stateRoot: o.Root, dir: b.Dir, stdio: o.Stdio,
 		extra: append(extra, listener), ns: createRequest(spec),
-		place: func(pid int) error {
-			if err := cg.Apply(pid); err != nil {
-				return err
-			}
-			if spec.Linux.Resources == nil {
-				return nil
-			}
-			return inFile(b.File, cg.Set(spec.Linux.Resources))
-		},
+		place: cg.Apply,
 	})
 	if err != nil {
 		return nil, err
@@ -116,6 +108,13 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	}
 	if err := p.waitCreated(hooks, st); err != nil {
 		return nil, inFile(b.File, err)
+	}
+	// Limits and device rules once the init has set up the rootfs (it
+	// mknods the config's devices), and before any user code runs.
+	if spec.Linux.Resources != nil {
+		if err := cg.Set(spec.Linux.Resources); err != nil {
+			return nil, inFile(b.File, err)
+		}
 	}
 	stat, err := readProcStat(p.pid)
 	if err != nil {
@@ -591,4 +590,121 @@ func reap(pid int) (code int, done bool) {
 			return ExitCode(ws), true
 		}
 	}
+}
+
+// cgroupOf returns the container's cgroup, or an error naming the command
+// when it has none (a container created before husk managed cgroups).
+func (c *Container) cgroupOf(what string) (cgroups.Manager, error) {
+	cg, err := c.rec.cgroup()
+	if err != nil {
+		return nil, err
+	}
+	if cg == nil {
+		return nil, fmt.Errorf("%s: container %q has no cgroup", what, c.ID)
+	}
+	return cg, nil
+}
+
+// Pause freezes every process of a running container.
+func (c *Container) Pause() error {
+	if s := c.Status(); s != specs.StateRunning {
+		return fmt.Errorf("cannot pause container %q: it is %s", c.ID, s)
+	}
+	cg, err := c.cgroupOf("pause")
+	if err != nil {
+		return err
+	}
+	return cg.Freeze()
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	if s := c.Status(); s != StatePaused {
+		return fmt.Errorf("cannot resume container %q: it is %s, not paused", c.ID, s)
+	}
+	cg, err := c.cgroupOf("resume")
+	if err != nil {
+		return err
+	}
+	return cg.Thaw()
+}
+
+// Pids lists the container's processes (host pids).
+func (c *Container) Pids() ([]int, error) {
+	if c.Status() == specs.StateStopped {
+		return nil, fmt.Errorf("container %q is not running", c.ID)
+	}
+	if cg, err := c.rec.cgroup(); err != nil {
+		return nil, err
+	} else if cg != nil {
+		return cg.Pids()
+	}
+	return c.processes(), nil
+}
+
+// Update applies new resources and records them as the container's own.
+// They are checked before anything is written, so a bad update leaves
+// the old limits in place.
+func (c *Container) Update(r *specs.LinuxResources) error {
+	if c.Status() == specs.StateStopped {
+		return fmt.Errorf("cannot update container %q: it is stopped", c.ID)
+	}
+	if err := cgroups.Validate(r); err != nil {
+		return err
+	}
+	cg, err := c.cgroupOf("update")
+	if err != nil {
+		return err
+	}
+	spec, err := c.Spec()
+	if err != nil {
+		return err
+	}
+	if err := cg.Set(r); err != nil {
+		return err
+	}
+	spec.Linux.Resources = r
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	c.rec.Config = raw
+	return writeRecord(c.dir, c.rec)
+}
+
+// Resources returns a copy of the container's current resources.
+func (c *Container) Resources() (*specs.LinuxResources, error) {
+	spec, err := c.Spec()
+	if err != nil {
+		return nil, err
+	}
+	r := &specs.LinuxResources{}
+	if spec.Linux.Resources != nil {
+		data, err := json.Marshal(spec.Linux.Resources)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(data, r); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Stats reads the container's cgroup counters.
+func (c *Container) Stats() (*cgroups.Stats, error) {
+	cg, err := c.cgroupOf("events")
+	if err != nil {
+		return nil, err
+	}
+	return cg.Stats()
+}
+
+// OOMKills is how many of the container's processes the OOM killer took.
+func (c *Container) OOMKills() (uint64, error) {
+	cg, err := c.cgroupOf("events")
+	if err != nil {
+		return 0, err
+	}
+	return cg.OOMKillCount()
 }
