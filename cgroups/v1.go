@@ -64,13 +64,21 @@ func (m *v1Manager) Apply(pid int) error {
 // missing, giving each new (or empty) one its parent's cpus and mems: the
 // kernel refuses tasks in a cpuset without them.
 func ensureCpuset(fs fileSystem, dir string) error {
-	cpus, err1 := readString(fs, filepath.Join(dir, "cpuset.cpus"))
-	mems, err2 := readString(fs, filepath.Join(dir, "cpuset.mems"))
-	if err1 == nil && err2 == nil && cpus != "" && mems != "" {
-		return nil
+	if fs.Exists(dir) {
+		cpus, err := readString(fs, filepath.Join(dir, "cpuset.cpus"))
+		if err != nil {
+			return fmt.Errorf("%s is not a cpuset cgroup: %w", dir, err)
+		}
+		mems, err := readString(fs, filepath.Join(dir, "cpuset.mems"))
+		if err != nil {
+			return err
+		}
+		if cpus != "" && mems != "" {
+			return nil
+		}
 	}
 	parent := filepath.Dir(dir)
-	if parent == dir || !fs.Exists(filepath.Join(parent, "cpuset.cpus")) {
+	if parent == dir {
 		return fmt.Errorf("no cpuset cgroup above %s", dir)
 	}
 	if err := ensureCpuset(fs, parent); err != nil {
