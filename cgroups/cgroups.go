@@ -4,6 +4,22 @@
 // directory in the unified hierarchy at /sys/fs/cgroup/unified, which
 // holds the container's processes too, as runc does).
 //
+// The runtime uses it so:
+//
+//   - create: Validate(config.Linux.Resources) with the rest of the
+//     config; m, err := New(config.Linux.CgroupsPath, id); as soon as the
+//     child (nsenter) has a pid, m.Apply(pid), before the child unshares
+//     its cgroup namespace or forks the container's init, so both are
+//     inside; then m.Set(config.Linux.Resources) before the user process
+//     can run. Store m.Paths() in state.json. On any failure: kill the
+//     processes, then m.Destroy().
+//   - every later command: m, err := Load(state.CgroupPaths).
+//   - update: m.Set with the stored linux.resources with the update
+//     merged in (Set always sets the devices from what it is given).
+//   - pause/resume: Freeze/Thaw; state: Paused; ps: Pids; kill --all:
+//     Signal; delete: Kill when processes remain, then Destroy; events:
+//     Stats and OOMKillCount; the cgroup mount: Path.
+//
 // Nothing here runs at package init and nothing is cached between calls:
 // New reads /proc/self/cgroup and /proc/self/mountinfo and statfs's
 // /sys/fs/cgroup; Load only parses paths.
@@ -294,19 +310,19 @@ func octal3(s string) (byte, bool) {
 	return byte(v), v < 256
 }
 
-// findMount picks the mount of a hierarchy: cgroup2 for the unified one,
-// else the v1 mount whose super options hold all of its controllers.
-// Mounts under /sys/fs/cgroup win over other places it is mounted.
+// findMount picks the mount of a hierarchy under /sys/fs/cgroup: the
+// cgroup2 one at wantPoint, or the v1 one whose super options hold all of
+// the hierarchy's controllers. Mounts elsewhere are not used, so that
+// every path New makes is one Load accepts.
 func findMount(mounts []mount, controllers []string, wantPoint string) (mount, bool) {
-	var found []mount
 	for _, m := range mounts {
 		if len(controllers) == 0 {
-			if m.fstype == "cgroup2" {
-				found = append(found, m)
+			if m.fstype == "cgroup2" && m.point == wantPoint {
+				return m, true
 			}
 			continue
 		}
-		if m.fstype != "cgroup" {
+		if m.fstype != "cgroup" || !strings.HasPrefix(m.point, cgroupRoot+"/") {
 			continue
 		}
 		all := true
@@ -317,21 +333,8 @@ func findMount(mounts []mount, controllers []string, wantPoint string) (mount, b
 			}
 		}
 		if all {
-			found = append(found, m)
-		}
-	}
-	for _, m := range found {
-		if wantPoint != "" && m.point == wantPoint {
 			return m, true
 		}
-	}
-	for _, m := range found {
-		if wantPoint == "" && strings.HasPrefix(m.point, cgroupRoot+"/") {
-			return m, true
-		}
-	}
-	if len(found) > 0 && wantPoint == "" {
-		return found[0], true
 	}
 	return mount{}, false
 }
