@@ -274,3 +274,98 @@ func attachedPrograms(t *testing.T, dir string) int {
 	}
 	return len(q.Programs)
 }
+
+// New only computes paths.
+func TestHostNewCreatesNothing(t *testing.T) {
+	if _, err := detectLayout(cgroupRoot); err != nil {
+		t.Skip(err)
+	}
+	name := testDirName(t)
+	m, err := New("", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Paths()) == 0 {
+		t.Fatal("no paths")
+	}
+	for c, p := range m.Paths() {
+		if filepath.Base(p) != name {
+			t.Errorf("%s: %s", c, p)
+		}
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s exists: %v", p, err)
+		}
+	}
+	if _, err := New("../escape", name); err == nil || !strings.HasPrefix(err.Error(), "linux.cgroupsPath: ") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// Resources through real v2 controllers: on a cgroup v2 host whose root
+// passes memory, pids and cpu down (the VM), not on a hybrid one.
+func TestHostV2Resources(t *testing.T) {
+	m := unifiedParent(t)
+	if l, _ := detectLayout(cgroupRoot); l != layoutV2 {
+		t.Skip("the unified hierarchy of a hybrid host has no memory, pids or cpu controller")
+	}
+	avail := strings.Fields(readFile(t, filepath.Join(m.root, "cgroup.controllers")))
+	for _, c := range []string{"memory", "pids", "cpu", "cpuset"} {
+		if !slices.Contains(avail, c) {
+			t.Skipf("the %s controller is not enabled below the root", c)
+		}
+	}
+	c := startChild(t, "read x; (for i in 1 2 3 4 5; do sleep 20 & done; wait); echo status $?")
+	if err := m.Apply(c.pid()); err != nil {
+		t.Fatal(err)
+	}
+	r := &specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: ptr[int64](64 << 20), Reservation: ptr[int64](16 << 20)},
+		CPU:    &specs.LinuxCPU{Shares: ptr[uint64](2048), Quota: ptr[int64](50000), Period: ptr[uint64](100000), Cpus: "0", Mems: "0"},
+		Pids:   &specs.LinuxPids{Limit: ptr[int64](3)},
+	}
+	if m.fs.Exists(filepath.Join(m.dir, "memory.swap.max")) {
+		r.Memory.Swap = ptr[int64](96 << 20)
+	}
+	if err := m.Set(r); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"memory.max": "67108864", "memory.low": "16777216", "cpu.weight": "79", "cpu.max": "50000 100000",
+		"cpuset.cpus": "0", "cpuset.mems": "0", "pids.max": "3",
+	}
+	if r.Memory.Swap != nil {
+		files["memory.swap.max"] = "33554432"
+	}
+	for f, want := range files {
+		if got := readFile(t, filepath.Join(m.dir, f)); got != want {
+			t.Errorf("%s: %q, want %q", f, got, want)
+		}
+	}
+	c.send(t, "go")
+	if l := c.readLine(t); l == "status 0" {
+		t.Errorf("the forks went through: %q", l)
+	}
+	if ev := readFile(t, filepath.Join(m.dir, "pids.events")); !strings.HasPrefix(ev, "max ") || ev == "max 0" {
+		t.Errorf("pids.events %q", ev)
+	}
+	// checkBeforeUpdate refuses a limit below the usage.
+	usage := readFile(t, filepath.Join(m.dir, "memory.current"))
+	err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](4096), CheckBeforeUpdate: ptr(true)}})
+	if err == nil || !strings.HasPrefix(err.Error(), "linux.resources.memory.limit: 4096 is not above the current usage") {
+		t.Errorf("usage %s: got %v", usage, err)
+	}
+	st, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Memory.Usage.Limit != 64<<20 || st.Pids.Limit != 3 || st.Pids.Current == 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if n, err := m.OOMKillCount(); err != nil || n != 0 {
+		t.Errorf("OOMKillCount %d %v", n, err)
+	}
+	if err := m.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitEmpty(t, m)
+}

@@ -452,3 +452,30 @@ func TestV2StatsFake(t *testing.T) {
 		t.Errorf("OOMKillCount: %d %v", n, err)
 	}
 }
+
+// Without cgroup.kill (before Linux 5.14): freeze, SIGKILL, thaw.
+func TestV2KillWithoutCgroupKillFake(t *testing.T) {
+	f, m := newFakeV2(t)
+	c := startChild(t, "exec sleep 60")
+	if err := m.Apply(c.pid()); err != nil {
+		t.Fatal(err)
+	}
+	removeFile(t, f, "husk/c1/cgroup.kill")
+	events := filepath.Join(m.dir, "cgroup.events")
+	f.onWrite = func(path string, chunks []string) {
+		if filepath.Base(path) == "cgroup.freeze" {
+			_ = os.WriteFile(events, []byte("populated 1\nfrozen "+chunks[0]+"\n"), 0o644)
+		}
+	}
+	n := len(f.writes())
+	if err := m.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.cmd.Wait()
+	if ws, ok := c.cmd.ProcessState.Sys().(interface{ Signal() unix.Signal }); !ok || ws.Signal() != unix.SIGKILL {
+		t.Errorf("the process ended with %v", c.cmd.ProcessState)
+	}
+	if got := f.writes()[n:]; !slices.Equal(got, []string{"husk/c1/cgroup.freeze: 1", "husk/c1/cgroup.freeze: 0"}) {
+		t.Errorf("writes %v", got)
+	}
+}
