@@ -1,17 +1,13 @@
 package cgroups
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -235,70 +231,6 @@ func deviceProgram(allow bool, rules []deviceRule) asm.Instructions {
 		last = last.WithSymbol("rule" + strconv.Itoa(block))
 	}
 	return append(insns, last, asm.Return())
-}
-
-// attachDeviceProgram loads the program and attaches it to a cgroup v2
-// directory with BPF_F_ALLOW_MULTI, then detaches the device programs that
-// were attached there before: while both are attached a device must pass
-// both, so an update never allows more than the old or the new rules.
-// BPF_PROG_ATTACH (not a bpf_link) keeps the program attached after this
-// process exits.
-func attachDeviceProgram(dir string, insns asm.Instructions) error {
-	spec := &ebpf.ProgramSpec{Type: ebpf.CGroupDevice, License: "Apache-2.0", Instructions: insns}
-	prog, err := ebpf.NewProgram(spec)
-	if errors.Is(err, unix.EPERM) {
-		// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
-		prog, err = withMemlock(func() (*ebpf.Program, error) { return ebpf.NewProgram(spec) })
-	}
-	if err != nil {
-		return fmt.Errorf("load the device program: %w", err)
-	}
-	defer prog.Close()
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	fd := int(d.Fd())
-	old, err := link.QueryPrograms(link.QueryOptions{Target: fd, Attach: ebpf.AttachCGroupDevice})
-	if err != nil {
-		return fmt.Errorf("list the device programs of %s: %w", dir, err)
-	}
-	err = link.RawAttachProgram(link.RawAttachProgramOptions{
-		Target: fd, Program: prog, Attach: ebpf.AttachCGroupDevice, Flags: unix.BPF_F_ALLOW_MULTI,
-	})
-	if err != nil {
-		return fmt.Errorf("attach the device program to %s: %w", dir, err)
-	}
-	for _, p := range old.Programs {
-		op, err := ebpf.NewProgramFromID(p.ID)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				continue // detached meanwhile
-			}
-			return fmt.Errorf("open device program %d of %s: %w", p.ID, dir, err)
-		}
-		err = link.RawDetachProgram(link.RawDetachProgramOptions{Target: fd, Program: op, Attach: ebpf.AttachCGroupDevice})
-		op.Close()
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("detach device program %d from %s: %w", p.ID, dir, err)
-		}
-	}
-	return nil
-}
-
-// withMemlock runs f with RLIMIT_MEMLOCK raised to infinity and restores
-// it, so that the runtime's children do not inherit the raised limit.
-func withMemlock(f func() (*ebpf.Program, error)) (*ebpf.Program, error) {
-	var old unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &old); err != nil {
-		return f()
-	}
-	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}); err != nil {
-		return f()
-	}
-	defer unix.Setrlimit(unix.RLIMIT_MEMLOCK, &old)
-	return f()
 }
 
 // v1DeviceWrites are the devices.deny/devices.allow writes that give a v1

@@ -301,6 +301,18 @@ func TestDeviceProgramLoads(t *testing.T) {
 			}
 		}
 		prog.Close()
+		// husk's own loader too.
+		fd, err := loadDeviceProgram(insns)
+		if err != nil {
+			t.Errorf("%s: loadDeviceProgram: %v", name, err)
+			continue
+		}
+		unix.Close(fd)
+	}
+	// A program the verifier refuses comes back with the verifier's log.
+	_, err := loadDeviceProgram(asm.Instructions{asm.Mov.Imm(asm.R0, 7), asm.Return()})
+	if err == nil || !strings.Contains(err.Error(), "R0") {
+		t.Errorf("a bad program: %v", err)
 	}
 }
 
