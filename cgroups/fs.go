@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -138,8 +139,7 @@ func readPids(fs fileSystem, dir string, out []int) ([]int, error) {
 		return out, err
 	}
 	for _, f := range strings.Fields(data) {
-		var pid int
-		if _, err := fmt.Sscan(f, &pid); err == nil {
+		if pid, err := strconv.Atoi(f); err == nil {
 			out = append(out, pid)
 		}
 	}

@@ -444,7 +444,7 @@ func (m *v1Manager) Freeze() error {
 
 func (m *v1Manager) Thaw() error {
 	dir := m.paths["freezer"]
-	if dir == "" {
+	if dir == "" || !m.fs.Exists(dir) {
 		return nil
 	}
 	return freezeV1(m.fs, dir, false)

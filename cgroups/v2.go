@@ -251,7 +251,8 @@ func (p *v2Plan) memory(mem *specs.LinuxMemory) {
 }
 
 // cpuWeight converts cpu.shares ([2, 262144], default 1024) to cpu.weight
-// ([1, 10000], default 100) linearly: runc's conversion before 1.3.
+// ([1, 10000], default 100) linearly: runc's conversion up to 1.3.1 (later
+// runc versions use a quadratic fit of the logarithm).
 func cpuWeight(shares uint64) uint64 {
 	shares = min(max(shares, minShares), maxShares)
 	return 1 + ((shares-2)*9999)/262142
