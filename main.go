@@ -53,7 +53,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			specCommand, createCommand, startCommand, runCommand, execCommand,
 			killCommand, deleteCommand, stateCommand, listCommand, psCommand,
-			pauseCommand, resumeCommand, updateCommand, eventsCommand, initCommand,
+			pauseCommand, resumeCommand, updateCommand, eventsCommand, featuresCommand, initCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors
 	}

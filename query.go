@@ -73,3 +73,11 @@ func printJSON(v any) error {
 	_, err = os.Stdout.Write(append(data, '\n'))
 	return err
 }
+
+var featuresCommand = &cli.Command{
+	Name:  "features",
+	Usage: "print what this husk implements, as runtime-spec features JSON",
+	Action: func(*cli.Context) error {
+		return printJSON(libcontainer.Features())
+	},
+}

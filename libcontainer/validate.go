@@ -308,8 +308,13 @@ func (v *validator) mount(field string, m specs.Mount) {
 	}
 }
 
-func (v *validator) hooks(h *specs.Hooks) {
-	lists := []struct {
+// hookLists names each hook list of a config, in lifecycle order; it is
+// also what `features` reports.
+func hookLists(h *specs.Hooks) []struct {
+	name  string
+	hooks []specs.Hook
+} {
+	return []struct {
 		name  string
 		hooks []specs.Hook
 	}{
@@ -317,7 +322,10 @@ func (v *validator) hooks(h *specs.Hooks) {
 		{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"createContainer", h.CreateContainer},
 		{"startContainer", h.StartContainer}, {"poststart", h.Poststart}, {"poststop", h.Poststop},
 	}
-	for _, l := range lists {
+}
+
+func (v *validator) hooks(h *specs.Hooks) {
+	for _, l := range hookLists(h) {
 		name, list := l.name, l.hooks
 		for i, hook := range list {
 			f := fmt.Sprintf("hooks.%s[%d]", name, i)
