@@ -153,6 +153,7 @@ func TestCgroupUpdate(t *testing.T) {
 		words []string
 	}{
 		{"negative --memory", []string{"--memory", "-5"}, "", []string{"memory"}},
+		{"memory+swap below the memory limit", []string{"--memory-swap", "16m"}, "", []string{"swap"}},
 		{"negative memory.limit", []string{"--resources", "-"}, `{"memory": {"limit": -5}}`, []string{"memory"}},
 		{"cpuset outside the host's CPUs", []string{"--cpuset-cpus", "99"}, "", []string{"cpus"}},
 		{"unknown unified key", []string{"--resources", "-"}, `{"unified": {"husk.bogus": "1"}}`, []string{"unified"}},
@@ -181,6 +182,11 @@ func TestCgroupUpdate(t *testing.T) {
 	if st := c.state(); st.Status != specs.StateRunning {
 		t.Errorf("the container is %s after the updates", st.Status)
 	}
+}
+
+// subtestName turns a command such as "kill --all" into a subtest name.
+func subtestName(cmd string) string {
+	return strings.NewReplacer(" --", "-", " -", "-", " ", "-").Replace(cmd)
 }
 
 // sharesFlag is update's CPU shares flag: husk's --cpu-shares, runc's
@@ -324,7 +330,7 @@ func TestCgroupKillAllWithoutPidNamespace(t *testing.T) {
 	requireCgroupV1(t)
 	t.Parallel()
 	for _, how := range []string{"kill --all", "delete -f"} {
-		t.Run(strings.ReplaceAll(how, " -", "-"), func(t *testing.T) {
+		t.Run(subtestName(how), func(t *testing.T) {
 			e := newEnv(t)
 			s := baseSpec("sh", "-c", "sleep 300 & sleep 300 & touch /ready; wait")
 			removeNamespace(s, specs.PIDNamespace)
@@ -362,6 +368,124 @@ func TestCgroupKillAllWithoutPidNamespace(t *testing.T) {
 					t.Errorf("container process %d (%q) survived %s", p, cmdlineOf(p), how)
 				}
 			}
+			assertNoCgroupDirs(t, how, cg)
+		})
+	}
+}
+
+// SIGKILL sent to a paused container ends it, with or without --all: a
+// frozen v1 cgroup holds the signal until it is thawed, so the runtime
+// has to thaw it (runc 1.1 does).
+func TestCgroupKillPaused(t *testing.T) {
+	requireRoot(t)
+	requireCgroupV1(t)
+	t.Parallel()
+	for _, all := range []bool{false, true} {
+		name := "kill"
+		if all {
+			name = "kill-all"
+		}
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.runDetached(baseSpec("sh", "-c", "sleep 300 & touch /ready; wait"))
+			c.waitReady("ready")
+			cg := c.cgroups()
+			procs := cgroupProcs(t, cg.dir(t, "freezer"))
+			mustSucceed(t, e.husk("pause", c.id))
+			args := []string{"kill", c.id, "KILL"}
+			if all {
+				args = []string{"kill", "--all", c.id, "KILL"}
+			}
+			mustSucceed(t, e.husk(args...))
+			// Not the harness's long poll: a runtime that leaves the
+			// cgroup frozen fails here in seconds.
+			deadline := time.Now().Add(3 * time.Second)
+			for slices.ContainsFunc(procs, pidAlive) || c.state().Status != specs.StateStopped {
+				if time.Now().After(deadline) {
+					alive := slices.DeleteFunc(slices.Clone(procs), func(p int) bool { return !pidAlive(p) })
+					t.Fatalf("%s KILL of a paused container: status %s, processes %v still alive, freezer.state %s",
+						strings.Join(args[:len(args)-2], " "), c.state().Status, alive,
+						strings.TrimSpace(readIfExists(t, cg.file(t, "freezer", "freezer.state"))))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if got := readIfExists(t, cg.file(t, "freezer", "freezer.state")); strings.TrimSpace(got) == "FROZEN" {
+				t.Errorf("freezer.state is still FROZEN")
+			}
+			mustSucceed(t, c.delete())
+			c.assertGone()
+			assertNoCgroupDirs(t, "delete", cg)
+		})
+	}
+}
+
+// A container that makes cgroups of its own below its cgroup (through a
+// cgroup namespace and a writable cgroup mount) and moves its processes
+// there: ps still lists them, kill --all and delete -f still end them,
+// and delete removes the sub-cgroups with the container's. There is no
+// PID namespace, so only the cgroup finds the processes.
+func TestCgroupSubCgroups(t *testing.T) {
+	requireRoot(t)
+	requireCgroupV1(t)
+	t.Parallel()
+	if !exists("/proc/self/ns/cgroup") {
+		t.Skip("no cgroup namespaces")
+	}
+	for _, how := range []string{"kill --all", "delete -f"} {
+		t.Run(subtestName(how), func(t *testing.T) {
+			e := newEnv(t)
+			s := baseSpec("sh", "-c", `set -e; for c in pids memory freezer devices; do
+				mkdir /sys/fs/cgroup/$c/sub; echo $$ >/sys/fs/cgroup/$c/sub/cgroup.procs; done
+				sleep 300 & touch /ready; wait`)
+			removeNamespace(s, specs.PIDNamespace)
+			setNamespace(s, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
+				Options: []string{"nosuid", "noexec", "nodev"}})
+			c := e.runDetached(s)
+			c.waitReady("ready")
+			initPid := c.state().Pid
+			var procs []int
+			poll(t, "the init and its sleep in the sub-cgroup", func() bool {
+				procs = cgroupProcs(t, cgroupsOfPid(t, initPid).dir(t, "pids"))
+				return len(procs) == 2 && slices.Contains(procs, initPid)
+			})
+			sub := cgroupsOfPid(t, initPid)
+			cg := cgroupDirs{}
+			for k, d := range sub {
+				cg[k] = strings.TrimSuffix(d, "/sub")
+				if k == "pids" && d == cg[k] {
+					t.Fatalf("the init did not move into its sub-cgroup: %v", sub)
+				}
+			}
+
+			r := mustSucceed(t, e.husk("ps", "--format", "json", c.id))
+			var pids []int
+			if err := json.Unmarshal([]byte(r.stdout), &pids); err != nil {
+				t.Fatalf("ps --format json: %v\n%v", err, r)
+			}
+			slices.Sort(pids)
+			slices.Sort(procs)
+			if !slices.Equal(pids, procs) {
+				t.Errorf("ps --format json = %v, the sub-cgroup has %v", pids, procs)
+			}
+
+			if how == "kill --all" {
+				mustSucceed(t, e.husk("kill", "--all", c.id, "KILL"))
+				c.waitStatus(specs.StateStopped)
+				poll(t, "every process of the container to end", func() bool {
+					return !slices.ContainsFunc(procs, pidAlive)
+				})
+				mustSucceed(t, c.delete())
+			} else {
+				mustSucceed(t, c.delete("-f"))
+			}
+			c.assertGone()
+			for _, p := range procs {
+				if pidAlive(p) && strings.HasPrefix(cmdlineOf(p), "sleep\x00300") {
+					t.Errorf("container process %d survived %s", p, how)
+				}
+			}
+			assertNoCgroupDirs(t, how+" (sub-cgroups)", sub)
 			assertNoCgroupDirs(t, how, cg)
 		})
 	}
