@@ -290,11 +290,20 @@ func (c *container) writeSpec() {
 // a container started by create inherits them, and would hold a pipe open.
 func (c *container) runtime(args ...string) result {
 	c.t.Helper()
+	return c.runtimeStdin("", args...)
+}
+
+// runtimeStdin is runtime with stdin read from a string.
+func (c *container) runtimeStdin(stdin string, args ...string) result {
+	c.t.Helper()
 	argv := append([]string{"--root", c.root}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, runtimeBin, argv...)
 	cmd.Dir = c.bundle
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
 	stdout, stderr := tempFile(c.t), tempFile(c.t)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = 5 * time.Second
@@ -308,6 +317,78 @@ func (c *container) runtime(args ...string) result {
 		c.t.Fatalf("%s: %v", r.cmd, err)
 	}
 	return r
+}
+
+// on returns the container with its checks reporting to t, a subtest:
+// FailNow must be called from the goroutine of the test that fails.
+func (c *container) on(t *testing.T) *container {
+	cc := *c
+	cc.t = t
+	return &cc
+}
+
+// isHusk says whether the runtime under test is husk (RUNTIME=/vm/husk in
+// the VM), for the checks that other runtimes, runc 1.1.5 among them, do
+// not pass by design.
+func isHusk() bool { return strings.HasPrefix(filepath.Base(runtimeBin), "husk") }
+
+// huskOnly skips the rest of a (sub)test for any runtime but husk.
+func huskOnly(t *testing.T, why string) {
+	t.Helper()
+	if !isHusk() {
+		t.Skipf("husk-only check (%s): %s does not do it", why, filepath.Base(runtimeBin))
+	}
+}
+
+// background is a runtime command left running, such as events.
+type background struct {
+	cmd  *exec.Cmd
+	out  string // file with its stdout and stderr
+	done chan struct{}
+}
+
+// background starts the runtime with --root and args and returns at once.
+// t's cleanup kills it if the test has not stopped it.
+func (c *container) background(args ...string) *background {
+	c.t.Helper()
+	argv := append([]string{"--root", c.root}, args...)
+	out, err := os.CreateTemp(c.t.TempDir(), "bg-")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer out.Close()
+	b := &background{cmd: exec.Command(runtimeBin, argv...), out: out.Name(), done: make(chan struct{})}
+	b.cmd.Dir = c.bundle
+	b.cmd.Stdout, b.cmd.Stderr = out, out
+	if err := b.cmd.Start(); err != nil {
+		c.t.Fatalf("%s %s: %v", runtimeBin, strings.Join(argv, " "), err)
+	}
+	go func() {
+		b.cmd.Wait()
+		close(b.done)
+	}()
+	c.t.Cleanup(b.stop)
+	return b
+}
+
+// output is what the command has printed so far.
+func (b *background) output() string {
+	data, _ := os.ReadFile(b.out)
+	return string(data)
+}
+
+// stop kills the command and waits for it.
+func (b *background) stop() {
+	select {
+	case <-b.done:
+		return
+	default:
+	}
+	b.cmd.Process.Kill()
+	select {
+	case <-b.done:
+	case <-time.After(10 * time.Second):
+	}
 }
 
 func (c *container) must(args ...string) result {
