@@ -1,5 +1,6 @@
 // Package vmtests holds the tests that need cgroup v2: memory, pids and
-// device limits, freezing and cgroup removal. The development and CI
+// device limits, freezing and cgroup removal, and every other
+// linux.resources field (resources_test.go), update, events and ps. The development and CI
 // machines have cgroup v1, so 'make test-vm' (scripts/vm/run.sh) runs them
 // inside a QEMU virtual machine with cgroup2 mounted at /sys/fs/cgroup and
 // every controller enabled; there they run as root, once per runtime.
@@ -10,8 +11,16 @@
 // root of the hierarchy: RUNTIME=$PWD/bin/husk go test ./tests/vm/ -count=1 -v
 //
 // The tests use only the runc command line (--root R create, start, run,
-// state, kill, pause, resume, delete), so any runc-compatible runtime can be
-// checked. Environment:
+// state, kill, pause, resume, delete, update, events, ps), so any
+// runc-compatible runtime can be checked. What runc 1.1.5 does not do
+// (cpu.burst, cpu.idle, hugetlb rsvd.max, device rules after its defaults
+// and in update, an update checked before any write, unified keys such as
+// cgroup.procs refused) is checked for husk only: a subtest that skips
+// itself when the runtime's file name does not start with "husk".
+// A check that needs what the VM lacks (swap accounting, 2 MiB huge pages,
+// a block device for io.max) skips itself and says why.
+//
+// Environment:
 //
 //	RUNTIME            runtime binary (default HUSK_BIN, else /vm/husk in the
 //	                   VM, else ../../bin/husk)
