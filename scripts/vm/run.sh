@@ -179,7 +179,7 @@ download_kernel() {
 	config=$(find "$tmp/x/boot" -maxdepth 1 -name 'config-*' | head -n 1)
 	rm -rf "$dir"
 	mkdir -p "$dir/modules"
-	copy_modules "$tmp/x" "$dir/modules" virtio_pci virtio_console
+	copy_modules "$tmp/x" "$dir/modules" virtio_pci virtio_console brd
 	cp "$vmlinuz" "$dir/vmlinuz.tmp"
 	[ -z "$config" ] || cp "$config" "$dir/config"
 	basename "$deb" >"$dir/package"
