@@ -284,9 +284,3 @@ func parseEvents(t testing.TB, out string) []cgroupStats {
 	}
 	return evs
 }
-
-// hostCPUs is the host's online CPU list.
-func hostCPUs(t testing.TB) string {
-	t.Helper()
-	return strings.TrimSpace(readFile(t, "/sys/devices/system/cpu/online"))
-}

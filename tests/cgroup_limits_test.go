@@ -94,8 +94,13 @@ func TestCgroupMemoryOOMKillsHog(t *testing.T) {
 	e := newEnv(t)
 	requireCgroupV1(t)
 	out := e.hostDir()
+	// The init is kept out of the OOM killer's way: once the hog is
+	// killed, the kernel may kill once more before the hog's memory is
+	// uncharged, and it must not pick the init among the small processes
+	// left. The hog (with its head and tr) volunteers instead: raising
+	// one's own oom_score_adj needs no privilege.
 	s := baseSpec("sh", "-c", `touch /ready; while [ ! -e /out/go ]; do sleep 0.02; done; `+
-		`sh -c '`+memoryHog+`' >/out/hog.out 2>&1; echo $? >/out/hog; exec sleep 300`)
+		`sh -c 'echo 1000 >/proc/self/oom_score_adj; `+memoryHog+`' >/out/hog.out 2>&1; echo $? >/out/hog; exec sleep 300`)
 	s.Mounts = append(s.Mounts, bindMount(out, "/out"))
 	swapLimited := limitMemory(t, s, memLimit)
 	c := e.runDetached(s)
@@ -115,8 +120,21 @@ func TestCgroupMemoryOOMKillsHog(t *testing.T) {
 	}
 
 	writeFile(t, filepath.Join(out, "go"), "", 0o644)
-	waitFile(t, filepath.Join(out, "hog"))
-	if got := strings.TrimSpace(readFile(t, filepath.Join(out, "hog"))); got != "137" {
+	hog := filepath.Join(out, "hog")
+	deadline := time.Now().Add(pollTimeout)
+	for !strings.HasSuffix(readIfExists(t, hog), "\n") { // created before it is written
+		if time.Now().After(deadline) {
+			var procs []string
+			for _, p := range cgroupProcs(t, cg.dir(t, "memory")) {
+				procs = append(procs, fmt.Sprintf("%d %q", p, cmdlineOf(p)))
+			}
+			t.Fatalf("the hog did not finish: container %s, processes %v, memory.oom_control %q, memory.usage_in_bytes %s, hog output %q",
+				c.state().Status, procs, readIfExists(t, cg.file(t, "memory", "memory.oom_control")),
+				readIfExists(t, cg.file(t, "memory", "memory.usage_in_bytes")), readIfExists(t, filepath.Join(out, "hog.out")))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := strings.TrimSpace(readFile(t, hog)); got != "137" {
 		t.Errorf("the hog exited %s, want 137 (SIGKILL by the OOM killer); its output: %q",
 			got, readIfExists(t, filepath.Join(out, "hog.out")))
 	}
