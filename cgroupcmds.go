@@ -100,7 +100,9 @@ var updateCommand = &cli.Command{
 		&cli.StringFlag{Name: "memory", Usage: "memory limit in bytes (k, m, g suffixes; -1 for none)"},
 		&cli.StringFlag{Name: "memory-swap", Usage: "memory plus swap limit"},
 		&cli.StringFlag{Name: "memory-reservation", Usage: "memory soft limit"},
-		&cli.StringFlag{Name: "cpu-shares", Usage: "CPU shares (relative weight)"},
+		&cli.StringFlag{Name: "cpu-share", Aliases: []string{"cpu-shares"}, Usage: "CPU shares (relative weight)"},
+		&cli.StringFlag{Name: "cpu-rt-period", Usage: "CPU realtime period in microseconds (cgroup v1)"},
+		&cli.StringFlag{Name: "cpu-rt-runtime", Usage: "CPU realtime runtime in microseconds (cgroup v1)"},
 		&cli.StringFlag{Name: "cpu-quota", Usage: "CPU CFS quota in microseconds"},
 		&cli.StringFlag{Name: "cpu-period", Usage: "CPU CFS period in microseconds"},
 		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs the container may use (0-3,5)"},
@@ -167,12 +169,26 @@ func applyUpdateFlags(ctx *cli.Context, r *specs.LinuxResources) error {
 			*s.dst = &n
 		}
 	}
-	if v := ctx.String("cpu-shares"); v != "" {
+	if v := ctx.String("cpu-share"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			return fmt.Errorf("--cpu-shares: %q is not a number", v)
+			return fmt.Errorf("--cpu-share: %q is not a number", v)
 		}
 		r.CPU.Shares = &n
+	}
+	if v := ctx.String("cpu-rt-period"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("--cpu-rt-period: %q is not a number", v)
+		}
+		r.CPU.RealtimePeriod = &n
+	}
+	if v := ctx.String("cpu-rt-runtime"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("--cpu-rt-runtime: %q is not a number", v)
+		}
+		r.CPU.RealtimeRuntime = &n
 	}
 	if v := ctx.String("cpu-quota"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

@@ -75,7 +75,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	warnNotApplied(b)
 	cg, err = cgroups.New(spec.Linux.CgroupsPath, o.ID)
 	if err != nil {
-		return nil, fmt.Errorf("%s: linux.cgroupsPath: %w", b.File, err)
+		return nil, fmt.Errorf("%s: %w", b.File, err)
 	}
 	listener, err := listenStart(lock)
 	if err != nil {
@@ -280,12 +280,18 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	if s == specs.StateStopped {
 		return fmt.Errorf("container %q is not running", c.ID)
 	}
+	cg, err := c.rec.cgroup()
+	if err != nil {
+		return err
+	}
+	if s == StatePaused && sig == unix.SIGKILL {
+		// Frozen processes die only once thawed.
+		defer cg.Thaw()
+	}
 	if !all {
 		return signalProcess(c.rec.Pid, c.rec.InitStartTime, sig)
 	}
-	if cg, err := c.rec.cgroup(); err != nil {
-		return err
-	} else if cg != nil {
+	if cg != nil {
 		return cg.Signal(sig)
 	}
 	for _, pid := range c.processes() {
