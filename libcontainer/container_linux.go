@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,10 +87,13 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The directories first: the init binds them for the cgroup mount.
+	if err := cg.Apply(-1); err != nil {
+		return nil, inFile(b.File, err)
+	}
 	p, err = launch(launchOpts{
 		stateRoot: o.Root, dir: b.Dir, stdio: o.Stdio,
 		extra: append(extra, listener), ns: createRequest(spec),
-		place: cg.Apply,
 	})
 	if err != nil {
 		return nil, err
@@ -97,11 +101,15 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	st := specs.State{Version: specs.Version, ID: o.ID, Status: specs.StateCreating, Pid: p.pid, Bundle: b.Dir, Annotations: spec.Annotations}
 	hooks := spec.Hooks
 	//lint:ignore SA1019 prestart is deprecated but still honoured
+	newCgroupNS := slices.ContainsFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
+		return ns.Type == specs.CgroupNamespace && ns.Path == ""
+	})
 	runtimeHooks := len(hooks.Prestart)+len(hooks.CreateRuntime) > 0
 	err = p.conn.sendJSON(msgInit, initConfig{
 		ID: o.ID, Rootfs: b.Rootfs, State: st, Config: b.Raw,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, RuntimeHooks: runtimeHooks,
 		StartFd: 3 + len(extra), PreserveFds: o.PreserveFds,
+		CgroupPaths: cg.Paths(), NewCgroupNS: newCgroupNS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
@@ -109,8 +117,14 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err := p.waitCreated(hooks, st); err != nil {
 		return nil, inFile(b.File, err)
 	}
-	// Limits and device rules once the init has set up the rootfs (it
-	// mknods the config's devices), and before any user code runs.
+	// The init joins its cgroup only now, after its setup, so the memory
+	// that setup took is not charged to the container (on v2, and on v1
+	// without move_charge_at_immigrate). Then limits and device rules,
+	// after init has made the config's device nodes and before any user
+	// code runs.
+	if err := cg.Apply(p.pid); err != nil {
+		return nil, inFile(b.File, err)
+	}
 	if spec.Linux.Resources != nil {
 		if err := cg.Set(spec.Linux.Resources); err != nil {
 			return nil, inFile(b.File, err)

@@ -29,6 +29,11 @@ type initConfig struct {
 	NoNewKeyring bool            `json:"noNewKeyring,omitempty"`
 	RuntimeHooks bool            `json:"runtimeHooks,omitempty"` // stop for prestart/createRuntime hooks
 	StartFd      int             `json:"startFd,omitempty"`      // listening socket `start` connects to
+	// The container's cgroup directories; the init joins them only when
+	// created, so its setup is not charged to the container.
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// Unshare the cgroup namespace once in the container's cgroup.
+	NewCgroupNS bool `json:"newCgroupNS,omitempty"`
 
 	// `exec`: the process to run in the container's namespaces, and the
 	// container's seccomp filter for it.
@@ -98,10 +103,9 @@ func containerInit(c conn, cfg *initConfig) error {
 	}
 	// Hooks run in the container's namespaces see the pid as the container does.
 	cfg.State.Pid = os.Getpid()
-	r := &rootfs{path: cfg.Rootfs, bundle: cfg.State.Bundle}
+	r := &rootfs{path: cfg.Rootfs, bundle: cfg.State.Bundle, cgroupPaths: cfg.CgroupPaths}
 	for _, ns := range spec.Linux.Namespaces {
 		r.userns = r.userns || ns.Type == specs.UserNamespace
-		r.cgroupns = r.cgroupns || ns.Type == specs.CgroupNamespace && ns.Path == ""
 	}
 	if err := r.prepare(spec); err != nil {
 		return err
@@ -148,6 +152,13 @@ func containerInit(c conn, cfg *initConfig) error {
 	// could ever start or delete this container, so give up.
 	if _, err := c.expect(msgCommit); err != nil {
 		return fmt.Errorf("parent gave up before the container was saved: %w", err)
+	}
+	// The parent has moved us into the container's cgroup: root the new
+	// cgroup namespace there. It is per thread; this one execs.
+	if cfg.NewCgroupNS {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare cgroup namespace: %w", err)
+		}
 	}
 	c.f.Close()
 

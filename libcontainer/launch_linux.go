@@ -67,9 +67,12 @@ func (r *nsRequest) encode() []byte {
 func createRequest(spec *specs.Spec) nsRequest {
 	var r nsRequest
 	for _, ns := range spec.Linux.Namespaces {
-		if ns.Path != "" {
+		switch {
+		case ns.Path != "":
 			r.addJoin(ns.Type, ns.Path)
-		} else {
+		case ns.Type == specs.CgroupNamespace:
+			// The Go init unshares it once it is in the container's cgroup.
+		default:
 			r.clone |= cloneFlags[ns.Type]
 		}
 	}

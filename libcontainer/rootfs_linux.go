@@ -19,11 +19,12 @@ import (
 // mount namespace; every path under it is resolved with pathrs so that a
 // symlink in the image can never send a mount outside the rootfs.
 type rootfs struct {
-	path     string
-	bundle   string
-	handle   *os.File // O_PATH handle of path
-	userns   bool     // mknod is refused: bind devices from the host
-	cgroupns bool
+	path   string
+	bundle string
+	handle *os.File // O_PATH handle of path
+	userns bool     // mknod is refused: bind devices from the host
+	// The container's cgroup directories, for the cgroup mount.
+	cgroupPaths map[string]string
 }
 
 func procFd(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
@@ -133,7 +134,7 @@ func (r *rootfs) mount(m specs.Mount) error {
 		return r.bindMount(m, dest, opts)
 	}
 	if m.Type == "cgroup" || m.Type == "cgroup2" {
-		return r.mountCgroup(m, dest, opts)
+		return r.mountCgroup(dest, opts)
 	}
 	t, err := r.target(dest, true)
 	if err != nil {
