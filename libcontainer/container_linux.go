@@ -100,10 +100,10 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	}
 	st := specs.State{Version: specs.Version, ID: o.ID, Status: specs.StateCreating, Pid: p.pid, Bundle: b.Dir, Annotations: spec.Annotations}
 	hooks := spec.Hooks
-	//lint:ignore SA1019 prestart is deprecated but still honoured
 	newCgroupNS := slices.ContainsFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
 		return ns.Type == specs.CgroupNamespace && ns.Path == ""
 	})
+	//lint:ignore SA1019 prestart is deprecated but still honoured
 	runtimeHooks := len(hooks.Prestart)+len(hooks.CreateRuntime) > 0
 	err = p.conn.sendJSON(msgInit, initConfig{
 		ID: o.ID, Rootfs: b.Rootfs, State: st, Config: b.Raw,
