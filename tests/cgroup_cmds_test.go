@@ -490,3 +490,31 @@ func TestCgroupSubCgroups(t *testing.T) {
 		})
 	}
 }
+
+// exec into a paused container fails at once (runc: "cannot exec in a
+// paused container") instead of starting a process that the frozen cgroup
+// stops; either way the container can be resumed afterwards.
+func TestCgroupExecPaused(t *testing.T) {
+	e := newEnv(t)
+	requireCgroupV1(t)
+	c := e.runningContainer(baseSpec())
+	mustSucceed(t, e.husk("pause", c.id))
+	// A short safety timeout: a runtime that waits for the frozen process
+	// is killed by the harness after it.
+	r := e.huskOpts(cmdOpts{timeout: 3 * time.Second}, "exec", c.id, "true")
+	switch {
+	case r.code == -1:
+		t.Errorf("exec in a paused container hung (killed after 3s):\n%v", r)
+	case r.code == 0:
+		t.Errorf("exec in a paused container succeeded:\n%v", r)
+	default:
+		checkErrorMessage(t, r, "paused")
+	}
+	r = e.huskOpts(cmdOpts{timeout: 5 * time.Second}, "resume", c.id)
+	if r.code != 0 {
+		t.Fatalf("resume after the exec attempt:\n%v", r)
+	}
+	if st := c.state(); st.Status != specs.StateRunning {
+		t.Errorf("state after resume: %s", st.Status)
+	}
+}
