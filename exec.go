@@ -29,6 +29,7 @@ var execCommand = &cli.Command{
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N extra fds (3..3+N-1) to the process"},
 		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},
 		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability (e.g. CAP_NET_ADMIN) to the process"},
+		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec into a paused container (the process stays frozen until resume)"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a terminal (not supported yet)"},
 		&cli.StringFlag{Name: "console-socket", Usage: "unix socket for the terminal's master fd (not supported yet)"},
 	},
@@ -57,7 +58,7 @@ var execCommand = &cli.Command{
 				file = "exec"
 			}
 			pid, err = c.Exec(libcontainer.ExecOpts{
-				Process: proc, ProcessFile: file, PidFile: ctx.String("pid-file"), PreserveFds: ctx.Int("preserve-fds"), Stdio: stdio(),
+				Process: proc, ProcessFile: file, IgnorePaused: ctx.Bool("ignore-paused"), PidFile: ctx.String("pid-file"), PreserveFds: ctx.Int("preserve-fds"), Stdio: stdio(),
 			})
 			return err
 		})

@@ -454,13 +454,20 @@ type ExecOpts struct {
 	PidFile     string
 	PreserveFds int
 	Stdio       [3]*os.File
+	// IgnorePaused execs into a paused container; the process stays
+	// frozen until the container is resumed.
+	IgnorePaused bool
 }
 
 // Exec starts a process in the container's namespaces and returns its pid
 // once it has been exec'd.
 func (c *Container) Exec(o ExecOpts) (int, error) {
-	if s := c.Status(); s == specs.StateStopped {
+	switch s := c.Status(); {
+	case s == specs.StateStopped:
 		return 0, fmt.Errorf("cannot exec in a stopped container")
+	case s == StatePaused && !o.IgnorePaused:
+		// The new process would freeze on joining the cgroup.
+		return 0, fmt.Errorf("cannot exec in a paused container (resume it, or pass --ignore-paused)")
 	}
 	if err := validateProcess(o.ProcessFile, o.Process); err != nil {
 		return 0, err
