@@ -179,7 +179,9 @@ func TestHostV1ApplySet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Pids.Current != 1 || st.Pids.Limit != 10 || st.Memory.Usage.Limit != 32<<20 || st.Memory.Usage.Usage == 0 || st.Memory.Raw == nil {
+	// Memory usage may be 0: v1 does not move a process's charges with it,
+	// and the sleep may not have touched a new page since it moved.
+	if st.Pids.Current != 1 || st.Pids.Limit != 10 || st.Memory.Usage.Limit != 32<<20 || st.Memory.Raw == nil {
 		t.Errorf("stats: %+v", st)
 	}
 	if _, err := json.Marshal(st); err != nil {

@@ -300,7 +300,10 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	}
 	if s == StatePaused && sig == unix.SIGKILL {
 		// Frozen processes die only once thawed.
-		defer cg.Thaw()
+		defer func() {
+			cg.Thaw()
+			os.Remove(filepath.Join(c.dir, pausedFile))
+		}()
 	}
 	if !all {
 		return signalProcess(c.rec.Pid, c.rec.InitStartTime, sig)
@@ -641,7 +644,14 @@ func (c *Container) Pause() error {
 	if err != nil {
 		return err
 	}
-	return cg.Freeze()
+	if err := cg.Freeze(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(c.dir, pausedFile), nil, 0o600); err != nil {
+		cg.Thaw()
+		return fmt.Errorf("pause: %w", err)
+	}
+	return nil
 }
 
 // Resume thaws a paused container.
@@ -653,7 +663,10 @@ func (c *Container) Resume() error {
 	if err != nil {
 		return err
 	}
-	return cg.Thaw()
+	if err := cg.Thaw(); err != nil {
+		return err
+	}
+	return os.Remove(filepath.Join(c.dir, pausedFile))
 }
 
 // Pids lists the container's processes (host pids).

@@ -20,6 +20,10 @@ import (
 const (
 	stateFile = "state.json"
 	startSock = "start.sock" // present while the container is created, not started
+	// pausedFile marks a container the user paused: the cgroup is also
+	// frozen for a moment while delete or kill --all kills it, which is
+	// not "paused".
+	pausedFile = "paused"
 )
 
 // StatePaused is the status runc reports for a frozen container; the
@@ -185,10 +189,8 @@ func status(dir string, rec *record) specs.ContainerState {
 	if _, err := os.Lstat(filepath.Join(dir, startSock)); err == nil {
 		return specs.StateCreated
 	}
-	if mgr, err := rec.cgroup(); err == nil && mgr != nil {
-		if paused, err := mgr.Paused(); err == nil && paused {
-			return StatePaused
-		}
+	if _, err := os.Lstat(filepath.Join(dir, pausedFile)); err == nil {
+		return StatePaused
 	}
 	return specs.StateRunning
 }
