@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf/asm"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -160,4 +161,20 @@ func (p *plan) explain(o op, err error) error {
 		return fmt.Errorf("%w (the cgroup uses %s bytes)", err, u)
 	}
 	return err
+}
+
+// set is every manager's Set: validate, plan the writes, check them all
+// against the host, and only then write.
+func set(r *specs.LinuxResources, planFor func(*specs.LinuxResources) *plan) error {
+	if r == nil {
+		return nil
+	}
+	if err := Validate(r); err != nil {
+		return err
+	}
+	p := planFor(r)
+	if err := p.check(); err != nil {
+		return err
+	}
+	return p.run()
 }

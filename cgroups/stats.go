@@ -392,29 +392,25 @@ func blkioStatsV1(s *statReader, dir string, b *Blkio) {
 		}
 		return out
 	}
+	// The CFQ files, or BFQ's under blkio.bfq., or only throttling's two.
+	prefix := "blkio.throttle."
 	switch {
 	case s.fs.Exists(filepath.Join(dir, "blkio.io_serviced_recursive")):
-		b.IoServiceBytesRecursive = entries("blkio.io_service_bytes_recursive")
-		b.IoServicedRecursive = entries("blkio.io_serviced_recursive")
-		b.IoQueuedRecursive = entries("blkio.io_queued_recursive")
-		b.IoServiceTimeRecursive = entries("blkio.io_service_time_recursive")
-		b.IoWaitTimeRecursive = entries("blkio.io_wait_time_recursive")
-		b.IoMergedRecursive = entries("blkio.io_merged_recursive")
-		b.IoTimeRecursive = entries("blkio.time_recursive")
-		b.SectorsRecursive = entries("blkio.sectors_recursive")
+		prefix = "blkio."
 	case s.fs.Exists(filepath.Join(dir, "blkio.bfq.io_serviced_recursive")):
-		b.IoServiceBytesRecursive = entries("blkio.bfq.io_service_bytes_recursive")
-		b.IoServicedRecursive = entries("blkio.bfq.io_serviced_recursive")
-		b.IoQueuedRecursive = entries("blkio.bfq.io_queued_recursive")
-		b.IoServiceTimeRecursive = entries("blkio.bfq.io_service_time_recursive")
-		b.IoWaitTimeRecursive = entries("blkio.bfq.io_wait_time_recursive")
-		b.IoMergedRecursive = entries("blkio.bfq.io_merged_recursive")
-		b.IoTimeRecursive = entries("blkio.bfq.time_recursive")
-		b.SectorsRecursive = entries("blkio.bfq.sectors_recursive")
-	default:
-		b.IoServiceBytesRecursive = entries("blkio.throttle.io_service_bytes_recursive")
-		b.IoServicedRecursive = entries("blkio.throttle.io_serviced_recursive")
+		prefix = "blkio.bfq."
 	}
+	b.IoServiceBytesRecursive = entries(prefix + "io_service_bytes_recursive")
+	b.IoServicedRecursive = entries(prefix + "io_serviced_recursive")
+	if prefix == "blkio.throttle." {
+		return
+	}
+	b.IoQueuedRecursive = entries(prefix + "io_queued_recursive")
+	b.IoServiceTimeRecursive = entries(prefix + "io_service_time_recursive")
+	b.IoWaitTimeRecursive = entries(prefix + "io_wait_time_recursive")
+	b.IoMergedRecursive = entries(prefix + "io_merged_recursive")
+	b.IoTimeRecursive = entries(prefix + "time_recursive")
+	b.SectorsRecursive = entries(prefix + "sectors_recursive")
 }
 
 func (m *v2Manager) Stats() (*Stats, error) {

@@ -105,19 +105,7 @@ func ensureCpuset(fs fileSystem, dir string) error {
 	return nil
 }
 
-func (m *v1Manager) Set(r *specs.LinuxResources) error {
-	if r == nil {
-		return nil
-	}
-	if err := Validate(r); err != nil {
-		return err
-	}
-	p := m.plan(r)
-	if err := p.check(); err != nil {
-		return err
-	}
-	return p.run()
-}
+func (m *v1Manager) Set(r *specs.LinuxResources) error { return set(r, m.plan) }
 
 const res = "linux.resources."
 

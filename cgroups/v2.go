@@ -84,19 +84,7 @@ func enableControllers(fs fileSystem, dir string) {
 	}
 }
 
-func (m *v2Manager) Set(r *specs.LinuxResources) error {
-	if r == nil {
-		return nil
-	}
-	if err := Validate(r); err != nil {
-		return err
-	}
-	p := m.plan(r)
-	if err := p.check(); err != nil {
-		return err
-	}
-	return p.run()
-}
+func (m *v2Manager) Set(r *specs.LinuxResources) error { return set(r, m.plan) }
 
 // v2Plan adds the container's available controllers to a plan.
 type v2Plan struct {
