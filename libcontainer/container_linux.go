@@ -73,7 +73,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 
 	b := o.Bundle
 	spec := b.Spec
-	warnNotApplied(b)
+	warnUnknownCaps(b.File, spec.Process)
 	cg, err = cgroups.New(spec.Linux.CgroupsPath, o.ID)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.File, err)
@@ -186,12 +186,11 @@ func (p *initProcess) waitCreated(hooks *specs.Hooks, st specs.State) error {
 	}
 }
 
-// warnNotApplied names the parts of the config that husk skips on this
-// host or does not apply yet, so nobody mistakes them for being in force.
-func warnNotApplied(b *Bundle) {
-	s := b.Spec
-	if unknown, _ := checkCaps("process", s.Process.Capabilities); len(unknown) > 0 {
-		Warnf("%s: process.capabilities: this kernel does not know %s: skipped", b.File, strings.Join(unknown, ", "))
+// warnUnknownCaps says which capabilities of p this kernel does not know,
+// so nobody mistakes them for being in force.
+func warnUnknownCaps(file string, p *specs.Process) {
+	if unknown, _ := checkCaps("process", p.Capabilities); len(unknown) > 0 {
+		Warnf("%s: process.capabilities: this kernel does not know %s: skipped", file, strings.Join(unknown, ", "))
 	}
 }
 
@@ -475,9 +474,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if err := validateProcess(o.ProcessFile, o.Process); err != nil {
 		return 0, err
 	}
-	if unknown, _ := checkCaps("process", o.Process.Capabilities); len(unknown) > 0 {
-		Warnf("%s: process.capabilities: this kernel does not know %s: skipped", o.ProcessFile, strings.Join(unknown, ", "))
-	}
+	warnUnknownCaps(o.ProcessFile, o.Process)
 	spec, err := c.Spec()
 	if err != nil {
 		return 0, err
