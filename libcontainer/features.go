@@ -23,6 +23,7 @@ func Features() *features.Features {
 	options := slices.Concat(
 		slices.Collect(maps.Keys(mountFlagOptions)), slices.Collect(maps.Keys(propagationFlags)),
 		slices.Collect(maps.Keys(recursiveAttrOptions)), slices.Collect(maps.Keys(recursiveAtimeOptions)),
+		[]string{copyUpOption},
 	)
 	slices.Sort(options)
 	var namespaces []string

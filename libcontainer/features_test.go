@@ -32,7 +32,7 @@ func TestFeaturesMatchTheParsers(t *testing.T) {
 	if !slices.Contains(f.Linux.Seccomp.Actions, string(specs.ActNotify)) {
 		t.Errorf("seccomp actions lack SCMP_ACT_NOTIFY: %v", f.Linux.Seccomp.Actions)
 	}
-	for _, opt := range []string{"tmpcopyup", "idmap"} {
+	for _, opt := range []string{"idmap", "ridmap"} {
 		if slices.Contains(f.MountOptions, opt) {
 			t.Errorf("unsupported option %q is listed", opt)
 		}

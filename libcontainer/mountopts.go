@@ -16,6 +16,7 @@ type mountOptions struct {
 	attrSet     uint64 // MOUNT_ATTR_* set recursively ("rro", "rnosuid", ...)
 	attrClr     uint64
 	data        []string
+	copyUp      bool // tmpcopyup (tmpfs only)
 }
 
 type flagOption struct {
@@ -105,9 +106,8 @@ var recursiveAtimeOptions = map[string]uint64{
 // Options other runtimes accept that husk does not implement yet: refuse
 // them by name rather than pass them to the kernel as data.
 var unsupportedOptions = map[string]string{
-	"tmpcopyup": "copying the destination's content into a tmpfs",
-	"idmap":     "id-mapped mounts",
-	"ridmap":    "id-mapped mounts",
+	"idmap":  "id-mapped mounts",
+	"ridmap": "id-mapped mounts",
 }
 
 func parseMountOptions(options []string) (mountOptions, error) {
@@ -139,6 +139,10 @@ func parseMountOptions(options []string) (mountOptions, error) {
 		if atime, ok := recursiveAtimeOptions[opt]; ok {
 			o.attrSet = o.attrSet&^unix.MOUNT_ATTR__ATIME | atime
 			o.attrClr |= unix.MOUNT_ATTR__ATIME
+			continue
+		}
+		if opt == copyUpOption {
+			o.copyUp = true
 			continue
 		}
 		if what, ok := unsupportedOptions[opt]; ok {

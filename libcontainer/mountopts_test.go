@@ -216,7 +216,6 @@ func TestParseMountOptionsErrors(t *testing.T) {
 		opts []string
 		want string
 	}{
-		{[]string{"tmpcopyup"}, `"tmpcopyup"`},
 		{[]string{"rbind", "idmap"}, `"idmap"`},
 		{[]string{"ridmap"}, `"ridmap"`},
 		{[]string{""}, `""`},

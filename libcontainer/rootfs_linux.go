@@ -141,6 +141,12 @@ func (r *rootfs) mount(m specs.Mount) error {
 		return err
 	}
 	defer t.Close()
+	if opts.copyUp {
+		if err := r.mountTmpfsCopyUp(m, dest, t, opts); err != nil {
+			return err
+		}
+		return r.finishMount(dest, opts)
+	}
 	data := strings.Join(opts.data, ",")
 	if err := unix.Mount(m.Source, procFd(t), m.Type, opts.flags, data); err != nil {
 		if m.Type == "sysfs" && r.userns && errors.Is(err, unix.EPERM) {

@@ -294,6 +294,9 @@ func (v *validator) mount(field string, m specs.Mount) {
 		v.bad(field+".options", "%v", err)
 		return
 	}
+	if opts.copyUp && (m.Type != "tmpfs" || opts.isBind(m.Type)) {
+		v.bad(field+".options", "option %q is only for tmpfs mounts", copyUpOption)
+	}
 	if opts.isBind(m.Type) {
 		if len(opts.data) > 0 {
 			v.bad(field+".options", "unknown option %q for a bind mount", opts.data[0])

@@ -486,9 +486,12 @@ var validation = []struct {
 	{"mount without destination", func(c map[string]any) {
 		c["mounts"] = []any{map[string]any{"type": "tmpfs", "source": "tmpfs"}}
 	}, "mounts[0].destination: must be set"},
-	{"tmpcopyup", func(c map[string]any) {
-		c["mounts"] = []any{map[string]any{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": []any{"tmpcopyup"}}}
-	}, `mounts[0].options: option "tmpcopyup"`},
+	{"tmpcopyup on a bind mount", func(c map[string]any) {
+		c["mounts"] = []any{map[string]any{"destination": "/data", "type": "bind", "source": "/tmp", "options": []any{"rbind", "tmpcopyup"}}}
+	}, `mounts[0].options: option "tmpcopyup" is only for tmpfs mounts`},
+	{"tmpcopyup on a proc mount", func(c map[string]any) {
+		c["mounts"] = []any{map[string]any{"destination": "/proc", "type": "proc", "source": "proc", "options": []any{"tmpcopyup"}}}
+	}, `mounts[0].options: option "tmpcopyup" is only for tmpfs mounts`},
 	{"idmap", func(c map[string]any) {
 		c["mounts"] = []any{map[string]any{"destination": "/data", "type": "bind", "source": "/tmp", "options": []any{"rbind", "idmap"}}}
 	}, `mounts[0].options: option "idmap"`},
