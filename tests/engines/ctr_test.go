@@ -14,6 +14,7 @@ import (
 type ctrCLI struct {
 	base        []string // ctr --address ...
 	runtimeRoot string   // husk's --root, through the shim
+	fifoDir     string   // the client's stdio fifos (default: under /run)
 	execs       int      // numbers exec ids
 }
 
@@ -49,7 +50,7 @@ func (c *ctrCLI) runArgs(id string, o runOpts, detach bool, cmd []string) ([]str
 	case o.cgroupFS:
 		return nil, "ctr's default spec mounts no cgroup filesystem (the lifecycle checks the memory limit in the host's cgroup)"
 	}
-	argv := append(append([]string{}, c.base...), "run", "--runc-binary", huskBin, "--runc-root", c.runtimeRoot)
+	argv := append(append([]string{}, c.base...), "run", "--fifo-dir", c.fifoDir, "--runc-binary", huskBin, "--runc-root", c.runtimeRoot)
 	if detach {
 		argv = append(argv, "--detach")
 	} else {
@@ -88,10 +89,14 @@ func (c *ctrCLI) runCmdOpts(o runOpts) cmdOpts { return cmdOpts{tty: o.tty} }
 // ctr reports a task that could not start as its own failure.
 func (c *ctrCLI) startErrorExit(int) int { return 1 }
 
-func (c *ctrCLI) exec(t *testing.T, id string, cmd ...string) result {
+func (c *ctrCLI) exec(t *testing.T, id string, tty bool, cmd ...string) result {
 	t.Helper()
 	c.execs++
-	return c.cmd(t, append([]string{"task", "exec", "--exec-id", fmt.Sprintf("exec%d", c.execs), id}, cmd...)...)
+	argv := append(append([]string{}, c.base...), "task", "exec", "--fifo-dir", c.fifoDir, "--exec-id", fmt.Sprintf("exec%d", c.execs))
+	if tty {
+		argv = append(argv, "--tty")
+	}
+	return run(t, cmdOpts{tty: tty}, append(append(argv, id), cmd...)...)
 }
 
 // task returns the PID and STATUS columns of id in 'ctr task ls'.

@@ -75,9 +75,13 @@ func (c *dockerCLI) runCmdOpts(runOpts) cmdOpts { return cmdOpts{env: c.env} }
 // shell's statuses.
 func (c *dockerCLI) startErrorExit(wanted int) int { return wanted }
 
-func (c *dockerCLI) exec(t *testing.T, id string, cmd ...string) result {
+func (c *dockerCLI) exec(t *testing.T, id string, tty bool, cmd ...string) result {
 	t.Helper()
-	return c.cmd(t, append([]string{"exec", id}, cmd...)...)
+	args := []string{"exec"}
+	if tty {
+		args = append(args, "--tty")
+	}
+	return c.cmd(t, append(append(args, id), cmd...)...)
 }
 
 func (c *dockerCLI) inspect(t *testing.T, id, format string) string {

@@ -37,7 +37,8 @@ type engine interface {
 	// startErrorExit is the status the client exits with when the runtime
 	// cannot start the process with wanted (126 or 127) as its reason.
 	startErrorExit(wanted int) int
-	exec(t *testing.T, id string, cmd ...string) result
+	// exec runs cmd in the running container id, with a terminal if tty.
+	exec(t *testing.T, id string, tty bool, cmd ...string) result
 	status(t *testing.T, id string) string // running, paused or exited
 	pid(t *testing.T, id string) int       // the init's pid on the host
 	top(t *testing.T, id string) string    // the container's processes, with their arguments
@@ -177,10 +178,16 @@ func lifecycle(t *testing.T, e engine, extra func(t *testing.T, id string)) {
 		t.Errorf("memory limit in the host's cgroup: want 50331648, got %q", got)
 	}
 
-	r := e.exec(t, id, "sh", "-c", "echo in-exec pid1=$(cat /proc/1/comm); exit 5")
+	r := e.exec(t, id, false, "sh", "-c", "echo in-exec pid1=$(cat /proc/1/comm); exit 5")
 	if r.exit != 5 || !strings.Contains(r.stdout, "in-exec pid1=sh") {
 		t.Errorf("exec: want exit 5 and %q, got %v", "in-exec pid1=sh", r)
 	}
+	t.Run("exec with a terminal", func(t *testing.T) {
+		r := e.exec(t, id, true, "sh", "-c", "tty; test -t 1 && echo exec-stdout-is-a-tty; exit 4")
+		if r.exit != 4 || !strings.Contains(r.stdout, "/dev/pts/") || !strings.Contains(r.stdout, "exec-stdout-is-a-tty") {
+			t.Errorf("exec -t: want exit 4, a /dev/pts/ name and a terminal on stdout, got %v", r)
+		}
+	})
 
 	if top := e.top(t, id); !strings.Contains(top, "sleep 1000") {
 		t.Errorf("top: want the container's %q, got:\n%s", "sleep 1000", top)

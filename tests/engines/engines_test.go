@@ -120,6 +120,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	c := &ctrCLI{
 		base:        []string{bins[0], "--address", sock},
 		runtimeRoot: filepath.Join(dir, "husk"),
+		fifoDir:     filepath.Join(dir, "fifo"),
 	}
 	// The shim appends the namespace.
 	registerRuntimeRoot(filepath.Join(c.runtimeRoot, "default"))
