@@ -10,12 +10,19 @@ import (
 )
 
 // engineDir makes the directory of one engine's test under the suite's.
+// Registered first, its cleanup runs last, after the engine's own: what
+// the engine left running or mounted there goes then.
 func engineDir(t *testing.T, name string) string {
 	t.Helper()
 	dir := filepath.Join(topDir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := releaseDir(dir); err != nil {
+			t.Errorf("cleanup of %s: %v", dir, err)
+		}
+	})
 	return dir
 }
 
@@ -85,6 +92,17 @@ func TestDocker(t *testing.T) {
 		r := c.must(t, "stats", "--no-stream", "--format", "pids={{.PIDs}} mem={{.MemUsage}}", id)
 		if !strings.Contains(r.stdout, "pids=2 ") || strings.Contains(r.stdout, "mem=0B") {
 			t.Errorf("stats: want 2 pids and some memory, got %q", r.stdout)
+		}
+		// docker update goes through 'husk update --resources -'.
+		c.must(t, "update", "--memory", "96m", "--memory-swap", "128m", "--pids-limit", "77", id)
+		pid := c.pid(t, id)
+		for _, f := range []struct{ controller, v1, v2, want string }{
+			{"memory", "memory.limit_in_bytes", "memory.max", "100663296"},
+			{"pids", "pids.max", "pids.max", "77"},
+		} {
+			if got := hostCgroupFile(t, pid, f.controller, f.v1, f.v2); got != f.want {
+				t.Errorf("after update: %s: want %s, got %s", f.v1, f.want, got)
+			}
 		}
 	})
 }

@@ -82,11 +82,17 @@ func registerRuntimeRoot(root string) {
 }
 
 // deleteContainers force-deletes, with husk itself, every container left in
-// the registered state roots.
-func deleteContainers() {
+// the registered state roots under dir.
+func deleteContainers(dir string) {
+	if huskBin == "" {
+		return
+	}
 	rootsMu.Lock()
 	defer rootsMu.Unlock()
 	for _, root := range runtimeRoots {
+		if !strings.HasPrefix(root, dir+"/") {
+			continue
+		}
 		ents, _ := os.ReadDir(root)
 		for _, e := range ents {
 			if !e.IsDir() {
@@ -102,15 +108,18 @@ func deleteContainers() {
 	}
 }
 
-// cleanupDir deletes the containers engines left, kills what still runs
-// from dir (daemons, shims, conmon), unmounts everything under it, deepest
-// first, and removes it.
-func cleanupDir(dir string) error {
-	if huskBin != "" {
-		deleteContainers()
-	}
+// releaseDir deletes the containers engines left under dir, kills what
+// still runs from it (daemons, shims, conmon) and unmounts everything under
+// it, deepest first.
+func releaseDir(dir string) error {
+	deleteContainers(dir)
 	killProcessesUsing(dir)
-	if err := unmountUnder(dir); err != nil {
+	return unmountUnder(dir)
+}
+
+// cleanupDir releases dir and removes it.
+func cleanupDir(dir string) error {
+	if err := releaseDir(dir); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(dir); err != nil {
