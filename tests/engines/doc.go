@@ -7,6 +7,9 @@
 //
 //	HUSK_BIN=$PWD/bin/husk go test -count=1 -v ./tests/engines/
 //
+// HUSK_BIN=/usr/sbin/runc runs the same suite with runc, the reference:
+// every check holds for it.
+//
 // Each engine's test skips, with the reason, when not root or when one of
 // its binaries is missing. Nothing touches the host's engines: every store,
 // socket, state root and daemon lives in one temporary directory:
