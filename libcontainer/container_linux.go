@@ -278,6 +278,9 @@ func (c *Container) Start() error {
 	st := c.State().State
 	st.Status = specs.StateRunning
 	if err := awaitExec(start, spec.Linux.Seccomp, c.rec.Pid, st); err != nil {
+		// The container is stopped once start has failed: engines delete
+		// it next without --force, which an init still exiting would fail.
+		c.killAndWait()
 		return err
 	}
 	if err := runHooks("poststart", spec.Hooks.Poststart, st); err != nil {
