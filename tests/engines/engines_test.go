@@ -60,8 +60,9 @@ func TestDocker(t *testing.T) {
 	writeJSON(t, conf, map[string]string{"deprecated-key-path": filepath.Join(dir, "key.json")})
 	sock := "unix://" + filepath.Join(dir, "docker.sock")
 	execRoot := filepath.Join(dir, "exec")
-	// dockerd gives each runtime a state root under its exec root.
-	registerRuntimeRoot(filepath.Join(execRoot, "runtime-husk", "moby"))
+	// dockerd 20.10 gives the shim this state root for every runc-like
+	// runtime; the shim appends the namespace.
+	registerRuntimeRoot(filepath.Join(execRoot, "runtime-runc", "moby"))
 	// No --containerd: dockerd starts a containerd of its own under the
 	// exec root and stops it on the way out. The storage driver is left to
 	// dockerd: overlay2 where the filesystem allows it, vfs otherwise.
