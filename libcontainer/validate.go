@@ -2,8 +2,8 @@ package libcontainer
 
 import (
 	"fmt"
-	"math"
 	"maps"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
