@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -34,44 +35,54 @@ var execCommand = &cli.Command{
 		&cli.StringFlag{Name: "console-socket", Usage: "unix socket to receive the terminal's master fd (with --tty and --detach)"},
 	},
 	Action: func(ctx *cli.Context) error {
-		var fwd *libcontainer.Forwarder
-		if !ctx.Bool("detach") {
-			fwd = libcontainer.NewForwarder()
-			defer fwd.Stop()
+		err := runExec(ctx)
+		// As runc: exec itself failing exits 255, apart from any code of the process.
+		var exit cli.ExitCoder
+		if err != nil && !errors.As(err, &exit) {
+			return cli.Exit(err.Error(), 255)
 		}
-		// The lock is held only while the process starts, not while it runs.
-		var pid int
-		var tio *terminalIO
-		defer func() { tio.close() }()
-		err := withContainer(ctx, func(c *libcontainer.Container) error {
-			spec, err := c.Spec()
-			if err != nil {
-				return err
-			}
-			proc, err := execProcess(ctx, spec.Process)
-			if err != nil {
-				return err
-			}
-			if tio, err = setupTerminal(proc.Terminal, ctx.Bool("detach"), ctx.String("console-socket")); err != nil {
-				return err
-			}
-			file := ctx.String("process")
-			if file == "" {
-				file = "exec"
-			}
-			pid, err = c.Exec(libcontainer.ExecOpts{
-				Process: proc, ProcessFile: file, IgnorePaused: ctx.Bool("ignore-paused"), PidFile: ctx.String("pid-file"),
-				PreserveFds: ctx.Int("preserve-fds"), Stdio: stdio(), Console: tio.console(),
-			})
-			return err
-		})
-		if err != nil || ctx.Bool("detach") {
-			return err
-		}
-		code := fwd.Wait(pid)
-		tio.close() // drain the output before exiting
-		return exitCode(code)
+		return err
 	},
+}
+
+func runExec(ctx *cli.Context) error {
+	var fwd *libcontainer.Forwarder
+	if !ctx.Bool("detach") {
+		fwd = libcontainer.NewForwarder()
+		defer fwd.Stop()
+	}
+	// The lock is held only while the process starts, not while it runs.
+	var pid int
+	var tio *terminalIO
+	defer func() { tio.close() }()
+	err := withContainer(ctx, func(c *libcontainer.Container) error {
+		spec, err := c.Spec()
+		if err != nil {
+			return err
+		}
+		proc, err := execProcess(ctx, spec.Process)
+		if err != nil {
+			return err
+		}
+		if tio, err = setupTerminal(proc.Terminal, ctx.Bool("detach"), ctx.String("console-socket")); err != nil {
+			return err
+		}
+		file := ctx.String("process")
+		if file == "" {
+			file = "exec"
+		}
+		pid, err = c.Exec(libcontainer.ExecOpts{
+			Process: proc, ProcessFile: file, IgnorePaused: ctx.Bool("ignore-paused"), PidFile: ctx.String("pid-file"),
+			PreserveFds: ctx.Int("preserve-fds"), Stdio: stdio(), Console: tio.console(),
+		})
+		return err
+	})
+	if err != nil || ctx.Bool("detach") {
+		return err
+	}
+	code := fwd.Wait(pid)
+	tio.close() // drain the output before exiting
+	return exitCode(code)
 }
 
 // execProcess builds the process to exec: from --process, or from the

@@ -76,7 +76,7 @@ func (t *terminalIO) console() func(*os.File) error {
 // conmon's receivers expect).
 func (t *terminalIO) send(master *os.File) error {
 	defer master.Close()
-	err := unix.Sendmsg(int(t.sock.Fd()), []byte(master.Name()), unix.UnixRights(int(master.Fd())), nil, 0)
+	err := unix.Sendmsg(int(t.sock.Fd()), []byte(master.Name()), unix.UnixRights(int(master.Fd())), nil, unix.MSG_NOSIGNAL)
 	if err != nil {
 		return fmt.Errorf("--console-socket %s: send the terminal: %w", t.sock.Name(), err)
 	}
