@@ -546,3 +546,45 @@ func TestNonRootStdioPipes(t *testing.T) {
 	wantLines(t, lines(got.String()), "via-dev-stdout", "via-dev-stderr")
 	c.assertGone()
 }
+
+// TestTerminalUserNamespace: in a user namespace the terminal comes from
+// the container's own devpts and belongs to the process's user as the
+// container sees it; exec -t gets one there too.
+func TestTerminalUserNamespace(t *testing.T) {
+	e := newEnv(t)
+	const hostID, size = 100000, 65536
+	script := `ls -ln "$(tty)" | awk '{print "owner=" $3}'; ` + ptyScript + `; exec sleep 300`
+	s := terminalSpec(30, 70, "sh", "-c", script)
+	s.Process.User = specs.User{UID: 1000, GID: 1000}
+	setNamespace(s, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: size}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: size}}
+	sock := newConsoleSocket(t, e)
+	c := e.newContainer(s)
+	chownTree(t, c.b.rootfs, hostID, hostID)
+	mustSucceed(t, c.husk("create", "--console-socket", sock.path))
+	master := sock.master(t)
+	out := readPty(t, master)
+	c.start()
+	out.waitFor(t, "ready")
+	master.Write([]byte("hello\r"))
+	out.waitFor(t, "got:hello")
+	got := out.String()
+	checkPtyScript(t, got, "30 70")
+	if !strings.Contains(got, "owner=1000") {
+		t.Errorf("the terminal does not belong to uid 1000 inside:\n%s", got)
+	}
+
+	esock := newConsoleSocket(t, e)
+	mustSucceed(t, c.execWith(cmdOpts{}, []string{"-t", "-d", "--console-socket", esock.path}, "sh", "-c", ptyScript))
+	emaster := esock.master(t)
+	eout := readPty(t, emaster)
+	eout.waitFor(t, "ready")
+	emaster.Write([]byte("hello\r"))
+	if got := eout.waitClosed(t); !strings.Contains(got, "ctty=yes") || !strings.Contains(got, "got:hello") {
+		t.Errorf("exec -t in the user namespace:\n%s", got)
+	}
+	mustSucceed(t, c.kill("KILL"))
+	c.waitStatus(specs.StateStopped)
+	mustSucceed(t, c.delete())
+}
