@@ -107,7 +107,8 @@ type relay struct {
 	host   int      // husk's terminal for its size, or -1
 	saved  *unix.Termios
 	winch  chan os.Signal
-	out    sync.WaitGroup
+	// The resizer and the output copier, waited for before the master closes.
+	resizer, out sync.WaitGroup
 }
 
 // attach starts relaying the master.
@@ -141,7 +142,9 @@ func (r *relay) attach(master *os.File) error {
 		r.resize()
 		r.winch = make(chan os.Signal, 1)
 		signal.Notify(r.winch, unix.SIGWINCH)
+		r.resizer.Add(1)
 		go func(c chan os.Signal) {
+			defer r.resizer.Done()
 			for range c {
 				r.resize()
 			}
@@ -171,6 +174,7 @@ func (r *relay) close() {
 		if r.winch != nil {
 			signal.Stop(r.winch)
 			close(r.winch)
+			r.resizer.Wait()
 		}
 		r.master.SetReadDeadline(time.Now().Add(drainTimeout))
 		r.out.Wait()
