@@ -316,7 +316,8 @@ func (c *Container) Start() error {
 func (c *Container) Signal(sig unix.Signal, all bool) error {
 	s := c.Status()
 	if s == specs.StateStopped {
-		return fmt.Errorf("container %q is not running", c.ID)
+		// containerd maps "container not running" to "already finished".
+		return fmt.Errorf("cannot signal container %q: container not running", c.ID)
 	}
 	cg, err := c.rec.cgroup()
 	if err != nil {

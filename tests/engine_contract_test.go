@@ -65,3 +65,25 @@ func TestEngineExecFailures(t *testing.T) {
 		t.Errorf("the error went to stdout: %q", r.stdout)
 	}
 }
+
+// containerd's shim reads kill errors by their words: "container not
+// running" means the process already finished, "does not exist" no such
+// container; anything else fails `docker stop` of a container that has
+// just exited.
+func TestEngineKillErrors(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(baseSpec("true"))
+	c.start()
+	c.waitStatus("stopped")
+	for _, all := range [][]string{nil, {"--all"}} {
+		r := mustFail(t, e.husk(append(append([]string{"kill"}, all...), c.id, "KILL")...))
+		if !strings.Contains(r.stderr, "container not running") {
+			t.Errorf("kill %v of a stopped container: stderr %q lacks \"container not running\"", all, r.stderr)
+		}
+	}
+	r := mustFail(t, e.husk("kill", "no-such-container", "KILL"))
+	if !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("kill of a missing container: stderr %q lacks \"does not exist\"", r.stderr)
+	}
+	mustSucceed(t, c.delete())
+}
