@@ -223,18 +223,29 @@ func terminalSpec(rows, cols uint, args ...string) *specs.Spec {
 // through the master it receives.
 func TestTerminalConsoleSocket(t *testing.T) {
 	e := newEnv(t)
-	sock := newConsoleSocket(t, e)
-	c := e.create(terminalSpec(33, 111, "sh", "-c", ptyScript), "--console-socket", sock.path)
-	master := sock.master(t)
-	out := readPty(t, master)
-	c.start()
-	out.waitFor(t, "ready")
-	if _, err := master.Write([]byte("hello\r")); err != nil {
-		t.Fatal(err)
+	for _, how := range []string{"create", "run-detached"} {
+		t.Run(how, func(t *testing.T) {
+			sock := newConsoleSocket(t, e)
+			c := e.newContainer(terminalSpec(33, 111, "sh", "-c", ptyScript))
+			if how == "create" {
+				mustSucceed(t, c.husk("create", "--console-socket", sock.path))
+			} else {
+				mustSucceed(t, c.husk("run", "-d", "--console-socket", sock.path))
+			}
+			master := sock.master(t)
+			out := readPty(t, master)
+			if how == "create" {
+				c.start()
+			}
+			out.waitFor(t, "ready")
+			if _, err := master.Write([]byte("hello\r")); err != nil {
+				t.Fatal(err)
+			}
+			checkPtyScript(t, out.waitClosed(t), "33 111")
+			c.waitStatus(specs.StateStopped)
+			mustSucceed(t, c.delete())
+		})
 	}
-	checkPtyScript(t, out.waitClosed(t), "33 111")
-	c.waitStatus(specs.StateStopped)
-	mustSucceed(t, c.delete())
 }
 
 // TestTerminalNonRootUser: the terminal belongs to the process's user,
