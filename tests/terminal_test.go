@@ -386,6 +386,22 @@ func TestTerminalExec(t *testing.T) {
 		}
 		checkPtyScript(t, got, "25 90")
 	})
+	t.Run("output-drained", func(t *testing.T) {
+		// Everything written before the exit reaches husk's terminal
+		// before husk exits (and closes it).
+		master, slave := newPty(t)
+		out := readPty(t, master)
+		script := `i=0; while [ $i -lt 5000 ]; do echo line-$i; i=$((i+1)); done; echo END`
+		cmd, cancel := startOnPty(t, slave, e.huskArgs([]string{"exec", "-t", c.id, "sh", "-c", script})...)
+		defer cancel()
+		got := out.waitClosed(t)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("exec -t: %v", err)
+		}
+		if !strings.Contains(got, "line-4999\r\nEND\r\n") {
+			t.Errorf("output not drained: %d bytes, ends %q", len(got), got[max(0, len(got)-60):])
+		}
+	})
 	t.Run("detached-console-socket", func(t *testing.T) {
 		sock := newConsoleSocket(t, e)
 		pidFile := filepath.Join(e.dir, "exec.pid")
@@ -455,6 +471,21 @@ func TestTerminalFlagRules(t *testing.T) {
 			assertNoCgroupDirs(t, tc.name, defaultCgroupDirs(t, c.id))
 		})
 	}
+	t.Run("no-devpts", func(t *testing.T) {
+		// Without a devpts of its own the container has no terminal to give.
+		s := terminalSpec(24, 80, "true")
+		var mounts []specs.Mount
+		for _, m := range s.Mounts {
+			if m.Type != "devpts" {
+				mounts = append(mounts, m)
+			}
+		}
+		s.Mounts = mounts
+		c := e.newContainer(s)
+		fails(t, c.husk("create", "--console-socket", sock.path), "process.terminal", "ptmx")
+		c.assertGone()
+		assertNoCgroupDirs(t, "no-devpts", defaultCgroupDirs(t, c.id))
+	})
 	t.Run("socket-not-listening", func(t *testing.T) {
 		// A socket file nobody listens on refuses the connection.
 		path := filepath.Join(e.dir, "dead.sock")
