@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -30,43 +31,58 @@ var execCommand = &cli.Command{
 		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},
 		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability (e.g. CAP_NET_ADMIN) to the process"},
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec into a paused container (the process stays frozen until resume)"},
-		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a terminal (not supported yet)"},
-		&cli.StringFlag{Name: "console-socket", Usage: "unix socket for the terminal's master fd (not supported yet)"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a terminal"},
+		&cli.StringFlag{Name: "console-socket", Usage: "unix socket to receive the terminal's master fd (with --tty and --detach)"},
 	},
 	Action: func(ctx *cli.Context) error {
-		if ctx.Bool("tty") || ctx.String("console-socket") != "" {
-			return fmt.Errorf("exec: terminals are not supported yet")
+		err := runExec(ctx)
+		// As runc: exec itself failing exits 255, apart from any code of the process.
+		var exit cli.ExitCoder
+		if err != nil && !errors.As(err, &exit) {
+			return cli.Exit(err.Error(), 255)
 		}
-		var fwd *libcontainer.Forwarder
-		if !ctx.Bool("detach") {
-			fwd = libcontainer.NewForwarder()
-			defer fwd.Stop()
-		}
-		// The lock is held only while the process starts, not while it runs.
-		var pid int
-		err := withContainer(ctx, func(c *libcontainer.Container) error {
-			spec, err := c.Spec()
-			if err != nil {
-				return err
-			}
-			proc, err := execProcess(ctx, spec.Process)
-			if err != nil {
-				return err
-			}
-			file := ctx.String("process")
-			if file == "" {
-				file = "exec"
-			}
-			pid, err = c.Exec(libcontainer.ExecOpts{
-				Process: proc, ProcessFile: file, IgnorePaused: ctx.Bool("ignore-paused"), PidFile: ctx.String("pid-file"), PreserveFds: ctx.Int("preserve-fds"), Stdio: stdio(),
-			})
-			return err
-		})
-		if err != nil || ctx.Bool("detach") {
-			return err
-		}
-		return exitCode(fwd.Wait(pid))
+		return err
 	},
+}
+
+func runExec(ctx *cli.Context) error {
+	var fwd *libcontainer.Forwarder
+	if !ctx.Bool("detach") {
+		fwd = libcontainer.NewForwarder()
+		defer fwd.Stop()
+	}
+	// The lock is held only while the process starts, not while it runs.
+	var pid int
+	var tio *terminalIO
+	defer func() { tio.close() }()
+	err := withContainer(ctx, func(c *libcontainer.Container) error {
+		spec, err := c.Spec()
+		if err != nil {
+			return err
+		}
+		proc, err := execProcess(ctx, spec.Process)
+		if err != nil {
+			return err
+		}
+		if tio, err = setupTerminal(proc.Terminal, ctx.Bool("detach"), ctx.String("console-socket")); err != nil {
+			return err
+		}
+		file := ctx.String("process")
+		if file == "" {
+			file = "exec"
+		}
+		pid, err = c.Exec(libcontainer.ExecOpts{
+			Process: proc, ProcessFile: file, IgnorePaused: ctx.Bool("ignore-paused"), PidFile: ctx.String("pid-file"),
+			PreserveFds: ctx.Int("preserve-fds"), Stdio: stdio(), Console: tio.console(),
+		})
+		return err
+	})
+	if err != nil || ctx.Bool("detach") {
+		return err
+	}
+	code := fwd.Wait(pid)
+	tio.close() // drain the output before exiting
+	return exitCode(code)
 }
 
 // execProcess builds the process to exec: from --process, or from the
@@ -84,10 +100,12 @@ func execProcess(ctx *cli.Context, base *specs.Process) (*specs.Process, error) 
 		if p.Cwd == "" {
 			p.Cwd = "/"
 		}
+		p.Terminal = p.Terminal || ctx.Bool("tty")
 	} else {
 		p = *base
 		p.Args = ctx.Args().Tail()
-		p.Terminal = false
+		// As in runc: a terminal only when asked for.
+		p.Terminal = ctx.Bool("tty")
 	}
 	if len(p.Args) == 0 || p.Args[0] == "" {
 		return nil, fmt.Errorf("exec: a command is required")
@@ -110,9 +128,6 @@ func execProcess(ctx *cli.Context, base *specs.Process) (*specs.Process, error) 
 		p.NoNewPrivileges = true
 	}
 	addCaps(&p, ctx.StringSlice("cap"))
-	if p.Terminal {
-		return nil, fmt.Errorf("exec: process.terminal: terminals are not supported yet")
-	}
 	return &p, nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -14,7 +15,7 @@ import (
 var createFlags = []cli.Flag{
 	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "path to the bundle directory"},
 	&cli.StringFlag{Name: "pid-file", Usage: "write the container's pid to this file"},
-	&cli.StringFlag{Name: "console-socket", Usage: "unix socket to receive the terminal's master fd (not supported yet)"},
+	&cli.StringFlag{Name: "console-socket", Usage: "unix socket to receive the terminal's master fd (process.terminal with create or run -d)"},
 	&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N extra fds (3..3+N-1) to the container"},
@@ -26,36 +27,60 @@ var createCommand = &cli.Command{
 	ArgsUsage: "<container-id>",
 	Flags:     createFlags,
 	Action: func(ctx *cli.Context) error {
-		c, err := create(ctx)
+		c, tio, err := create(ctx, true)
 		if err != nil {
 			return err
 		}
+		tio.close()
 		c.Close()
 		return nil
 	},
 }
 
-func create(ctx *cli.Context) (*libcontainer.Container, error) {
+// create makes the container of `create` and `run`; detach is false for
+// a `run` that waits. The terminal, if any, is set up as the flags say;
+// the caller closes it.
+func create(ctx *cli.Context, detach bool) (*libcontainer.Container, *terminalIO, error) {
 	id, err := containerID(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if ctx.String("console-socket") != "" {
-		return nil, fmt.Errorf("--console-socket: terminals are not supported yet")
+		return nil, nil, err
 	}
 	if ctx.Int("preserve-fds") < 0 {
-		return nil, fmt.Errorf("--preserve-fds: must not be negative")
+		return nil, nil, fmt.Errorf("--preserve-fds: must not be negative")
 	}
 	bundle, err := libcontainer.LoadBundle(ctx.String("bundle"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return libcontainer.Create(libcontainer.CreateOpts{
+	tio, err := setupTerminal(bundle.Spec.Process.Terminal, detach, ctx.String("console-socket"))
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := libcontainer.Create(libcontainer.CreateOpts{
 		Root: ctx.String("root"), ID: id, Bundle: bundle,
 		PidFile: ctx.String("pid-file"), NoPivot: ctx.Bool("no-pivot"),
 		NoNewKeyring: ctx.Bool("no-new-keyring"), PreserveFds: ctx.Int("preserve-fds"),
-		Stdio: stdio(),
+		ListenFds: listenFds(), Stdio: stdio(), Console: tio.console(),
 	})
+	if err != nil {
+		tio.close()
+		return nil, nil, err
+	}
+	return c, tio, nil
+}
+
+// listenFds is how many socket-activation fds husk was given (LISTEN_FDS,
+// for this very process by LISTEN_PID); like runc, husk passes them on to
+// the container from fd 3, before the --preserve-fds ones.
+func listenFds() int {
+	if pid, err := strconv.Atoi(os.Getenv("LISTEN_PID")); err != nil || pid != os.Getpid() {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
 }
 
 var startCommand = &cli.Command{
@@ -78,10 +103,13 @@ var runCommand = &cli.Command{
 			fwd = libcontainer.NewForwarder()
 			defer fwd.Stop()
 		}
-		c, err := create(ctx)
+		c, tio, err := create(ctx, ctx.Bool("detach"))
 		if err != nil {
 			return err
 		}
+		// After the delete below: the output is drained once the
+		// container is gone, and husk's terminal restored on every path.
+		defer tio.close()
 		defer c.Close()
 		if err := c.Start(); err != nil {
 			c.Delete(true)

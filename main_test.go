@@ -138,13 +138,12 @@ func TestSpecCommand(t *testing.T) {
 	if string(got) != string(want) {
 		t.Errorf("config.json differs from DefaultSpec:\n%s\n%s", got, want)
 	}
-	// With a rootfs it loads, but for the terminal it asks for.
+	// With a rootfs it loads, terminal and all.
 	if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err = libcontainer.LoadBundle(dir)
-	if err == nil || !strings.HasPrefix(err.Error(), path+": process.terminal: ") {
-		t.Errorf("LoadBundle of the written spec = %v, want only the process.terminal error", err)
+	if _, err = libcontainer.LoadBundle(dir); err != nil {
+		t.Errorf("LoadBundle of the written spec: %v", err)
 	}
 
 	// A second run must not overwrite it.
@@ -358,7 +357,7 @@ func TestCreateRefusesBadInput(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(bundle, "rootfs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := run(t, "spec", "-b", bundle); err != nil { // asks for a terminal: invalid
+	if _, err := run(t, "spec", "-b", bundle); err != nil { // asks for a terminal
 		t.Fatal(err)
 	}
 	root := filepath.Join(t.TempDir(), "state")
@@ -366,14 +365,15 @@ func TestCreateRefusesBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"create", "--bundle", bundle, "c1"}, filepath.Join(bundle, "config.json") + ": process.terminal: "},
-		{[]string{"run", "--bundle", bundle, "c1"}, filepath.Join(bundle, "config.json") + ": process.terminal: "},
+		{[]string{"create", "--bundle", bundle, "c1"}, "cannot allocate tty if husk will detach without setting console socket"},
+		{[]string{"run", "-d", "--bundle", bundle, "c1"}, "cannot allocate tty if husk will detach without setting console socket"},
+		{[]string{"run", "--console-socket", "/x.sock", "--bundle", bundle, "c1"}, "cannot use console socket if husk will not detach or allocate tty"},
 		{[]string{"create", "--bundle", t.TempDir(), "c1"}, "config.json: no such file"},
-		{[]string{"create", "--bundle", bundle, "--console-socket", "/x.sock", "c1"}, "--console-socket"},
+		{[]string{"create", "--bundle", bundle, "--console-socket", "/x.sock", "c1"}, "--console-socket /x.sock: connect: no such file or directory"},
 		{[]string{"create", "--bundle", bundle, "--preserve-fds", "-1", "c1"}, "--preserve-fds"},
 		{[]string{"create", "--bundle", bundle, "a/b"}, "invalid container ID"},
 		{[]string{"create", "--bundle", bundle}, "create: container ID is required"},
-		{[]string{"exec", "--tty", "c1", "sh"}, "terminals are not supported"},
+		{[]string{"exec", "--tty", "c1", "sh"}, "does not exist"},
 		{[]string{"exec", "c1", "sh"}, "does not exist"},
 		{[]string{"start", "c1"}, "does not exist"},
 	}
@@ -588,11 +588,30 @@ func TestExecProcessFile(t *testing.T) {
 		t.Errorf("process %+v, want the file's with cwd / and Y=2 added", p)
 	}
 
+	// A terminal: from the file, or with -t; never the config's without -t.
+	tty := write("tty.json", `{"args": ["sh"], "terminal": true}`)
+	base := baseProcess()
+	base.Terminal = true
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--process", tty, "c1"}, true},
+		{[]string{"--process", good, "-t", "c1"}, true},
+		{[]string{"--process", good, "c1"}, false},
+		{[]string{"-t", "c1", "sh"}, true},
+		{[]string{"c1", "sh"}, false},
+	} {
+		p, err := execProcess(execContext(t, tt.args...), base)
+		if err != nil || p.Terminal != tt.want {
+			t.Errorf("%q: terminal %v (%v), want %v", tt.args, p != nil && p.Terminal, err, tt.want)
+		}
+	}
+
 	tests := []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--process", write("tty.json", `{"args": ["sh"], "terminal": true}`), "c1"}, "process.terminal"},
 		{[]string{"--process", write("bad.json", `{"args": [`), "c1"}, "bad.json"},
 		{[]string{"--process", write("noargs.json", `{"cwd": "/"}`), "c1"}, "a command is required"},
 		{[]string{"--process", filepath.Join(dir, "missing.json"), "c1"}, "--process"},

@@ -27,7 +27,12 @@ type CreateOpts struct {
 	NoPivot      bool
 	NoNewKeyring bool
 	PreserveFds  int
-	Stdio        [3]*os.File
+	// ListenFds are socket-activation fds (LISTEN_FDS): they go first, from 3.
+	ListenFds int
+	Stdio     [3]*os.File
+	// Console receives the pty master when process.terminal is set; the
+	// process's stdio is then the terminal, and Stdio is not used.
+	Console func(master *os.File) error
 }
 
 // Warnf reports problems that do not fail the command (set by the CLI).
@@ -83,7 +88,16 @@ func Create(o CreateOpts) (_ *Container, err error) {
 		return nil, err
 	}
 	defer listener.Close()
-	extra, err := preservedFds(o.PreserveFds)
+	extra, err := inheritedFds(3, o.ListenFds, "LISTEN_FDS")
+	if err != nil {
+		return nil, err
+	}
+	preserved, err := inheritedFds(3+o.ListenFds, o.PreserveFds, "--preserve-fds")
+	if err != nil {
+		return nil, err
+	}
+	extra = append(extra, preserved...)
+	stdio, closeStdio, err := processStdio(spec.Process.Terminal, o.Console, o.Stdio)
 	if err != nil {
 		return nil, err
 	}
@@ -92,9 +106,10 @@ func Create(o CreateOpts) (_ *Container, err error) {
 		return nil, inFile(b.File, err)
 	}
 	p, err = launch(launchOpts{
-		stateRoot: o.Root, dir: b.Dir, stdio: o.Stdio,
+		stateRoot: o.Root, dir: b.Dir, stdio: stdio,
 		extra: append(extra, listener), ns: createRequest(spec),
 	})
+	closeStdio()
 	if err != nil {
 		return nil, err
 	}
@@ -108,13 +123,13 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	err = p.conn.sendJSON(msgInit, initConfig{
 		ID: o.ID, Rootfs: b.Rootfs, State: st, Config: b.Raw,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, RuntimeHooks: runtimeHooks,
-		StartFd: 3 + len(extra), PreserveFds: o.PreserveFds,
+		StartFd: 3 + len(extra), PreserveFds: len(extra), ListenFds: o.ListenFds,
 		CgroupPaths: cg.Paths(), NewCgroupNS: newCgroupNS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}
-	if err := p.waitCreated(hooks, st); err != nil {
+	if err := p.waitCreated(hooks, st, newConsoleReceiver(spec.Process.Terminal, o.Console)); err != nil {
 		return nil, inFile(b.File, err)
 	}
 	// The init joins its cgroup only now, after its setup, so the memory
@@ -158,15 +173,22 @@ func Create(o CreateOpts) (_ *Container, err error) {
 
 // waitCreated follows the init through its setup, running the hooks that
 // belong to the runtime's namespaces when it asks for them.
-func (p *initProcess) waitCreated(hooks *specs.Hooks, st specs.State) error {
+func (p *initProcess) waitCreated(hooks *specs.Hooks, st specs.State, console *consoleReceiver) error {
 	for {
-		typ, payload, err := p.conn.recv()
+		typ, payload, fd, err := p.conn.recvFd()
 		if err != nil {
 			return p.died(p.pid, err)
 		}
+		if typ != msgConsole && fd >= 0 {
+			unix.Close(fd)
+		}
 		switch typ {
+		case msgConsole:
+			if err := console.receive(fd); err != nil {
+				return err
+			}
 		case msgReady:
-			return nil
+			return console.check()
 		case msgError:
 			return remoteError(payload)
 		case msgHooks:
@@ -231,13 +253,16 @@ func listenStart(dir *os.File) (*os.File, error) {
 	return f, nil
 }
 
-// preservedFds returns husk's own fds 3..3+n-1, which go to the container.
-func preservedFds(n int) ([]*os.File, error) {
+// inheritedFds returns husk's own fds first..first+n-1, which go to the
+// container; what names them (a flag, a variable) is in errors. They are
+// marked close-on-exec so that only the container gets them.
+func inheritedFds(first, n int, what string) ([]*os.File, error) {
 	files := make([]*os.File, 0, n+1)
-	for fd := 3; fd < 3+n; fd++ {
+	for fd := first; fd < first+n; fd++ {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
-			return nil, fmt.Errorf("--preserve-fds: fd %d is not open", fd)
+			return nil, fmt.Errorf("%s: fd %d is not open", what, fd)
 		}
+		unix.CloseOnExec(fd)
 		files = append(files, os.NewFile(uintptr(fd), "preserved-"+strconv.Itoa(fd)))
 	}
 	return files, nil
@@ -277,7 +302,7 @@ func (c *Container) Start() error {
 	}
 	st := c.State().State
 	st.Status = specs.StateRunning
-	if err := awaitExec(start, spec.Linux.Seccomp, c.rec.Pid, st); err != nil {
+	if err := awaitExec(start, spec.Linux.Seccomp, c.rec.Pid, st, nil); err != nil {
 		// The container is stopped once start has failed: engines delete
 		// it next without --force, which an init still exiting would fail.
 		c.killAndWait()
@@ -294,7 +319,8 @@ func (c *Container) Start() error {
 func (c *Container) Signal(sig unix.Signal, all bool) error {
 	s := c.Status()
 	if s == specs.StateStopped {
-		return fmt.Errorf("container %q is not running", c.ID)
+		// containerd maps "container not running" to "already finished".
+		return fmt.Errorf("cannot signal container %q: container not running", c.ID)
 	}
 	cg, err := c.rec.cgroup()
 	if err != nil {
@@ -459,6 +485,8 @@ type ExecOpts struct {
 	PidFile     string
 	PreserveFds int
 	Stdio       [3]*os.File
+	// Console receives the pty master when Process.Terminal is set.
+	Console func(master *os.File) error
 	// IgnorePaused execs into a paused container; the process stays
 	// frozen until the container is resumed.
 	IgnorePaused bool
@@ -486,11 +514,16 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	for _, n := range spec.Linux.Namespaces {
 		ns.addJoin(n.Type, fmt.Sprintf("/proc/%d/ns/%s", c.rec.Pid, namespaceProcName[n.Type]))
 	}
-	extra, err := preservedFds(o.PreserveFds)
+	extra, err := inheritedFds(3, o.PreserveFds, "--preserve-fds")
 	if err != nil {
 		return 0, err
 	}
-	lo := launchOpts{stateRoot: filepath.Dir(c.dir), dir: "/", stdio: o.Stdio, extra: extra, ns: ns}
+	stdio, closeStdio, err := processStdio(o.Process.Terminal, o.Console, o.Stdio)
+	if err != nil {
+		return 0, err
+	}
+	defer closeStdio()
+	lo := launchOpts{stateRoot: filepath.Dir(c.dir), dir: "/", stdio: stdio, extra: extra, ns: ns}
 	if cg, err := c.rec.cgroup(); err != nil {
 		return 0, err
 	} else if cg != nil {
@@ -506,7 +539,11 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	defer p.conn.f.Close()
 	err = p.conn.sendJSON(msgInit, initConfig{ID: c.ID, Process: o.Process, Seccomp: spec.Linux.Seccomp, PreserveFds: o.PreserveFds})
 	if err == nil {
-		err = awaitExec(p.conn, spec.Linux.Seccomp, p.pid, c.State().State)
+		console := newConsoleReceiver(o.Process.Terminal, o.Console)
+		err = awaitExec(p.conn, spec.Linux.Seccomp, p.pid, c.State().State, console)
+		if err == nil {
+			err = console.check()
+		}
 	}
 	if err != nil {
 		p.kill()
@@ -521,15 +558,20 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 }
 
 // awaitExec follows an init to its execve: the connection closes on exec,
-// and a message before that is an error report or a seccomp notify fd,
-// which goes to the config's listener.
-func awaitExec(c conn, sc *specs.LinuxSeccomp, pid int, st specs.State) error {
+// and a message before that is an error report, the pty master of an
+// exec'd process (to console), or a seccomp notify fd, which goes to the
+// config's listener.
+func awaitExec(c conn, sc *specs.LinuxSeccomp, pid int, st specs.State, console *consoleReceiver) error {
 	for {
 		typ, payload, fd, err := c.recvFd()
 		if err != nil {
 			return nil
 		}
 		switch typ {
+		case msgConsole:
+			if err := console.receive(fd); err != nil {
+				return err
+			}
 		case msgError:
 			if fd >= 0 {
 				unix.Close(fd)

@@ -40,7 +40,10 @@ type initConfig struct {
 	Process *specs.Process      `json:"process,omitempty"`
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 
+	// Fds above stdio the process keeps: the LISTEN_FDS ones (ListenFds,
+	// which also go into its environment) and then the --preserve-fds ones.
 	PreserveFds int `json:"preserveFds,omitempty"`
+	ListenFds   int `json:"listenFds,omitempty"`
 }
 
 // Init is the Go half of `husk init`: nsenter has already put the process
@@ -75,6 +78,11 @@ func runInit(c conn) error {
 		p, err := prepareProcess(cfg.Process, cfg.Seccomp)
 		if err != nil {
 			return err
+		}
+		if cfg.Process.Terminal {
+			if p.tty, err = execTerminal(c, cfg.Process.ConsoleSize); err != nil {
+				return err
+			}
 		}
 		if a := cfg.Process.ExecCPUAffinity; a != nil && a.Final != "" {
 			if err := setAffinity(0, "process.execCPUAffinity.final", a.Final); err != nil {
@@ -129,6 +137,14 @@ func containerInit(c conn, cfg *initConfig) error {
 	if err := r.protect(spec.Linux); err != nil {
 		return err
 	}
+	// The terminal comes from the container's devpts, once every mount is
+	// made; the master goes to the parent now, the slave becomes stdio at exec.
+	var tty *os.File
+	if spec.Process.Terminal {
+		if tty, err = r.terminal(c, spec.Process.ConsoleSize); err != nil {
+			return err
+		}
+	}
 	if err := r.pivot(cfg.NoPivot); err != nil {
 		return err
 	}
@@ -141,10 +157,16 @@ func containerInit(c conn, cfg *initConfig) error {
 	if err := finishRootfs(spec); err != nil {
 		return err
 	}
+	if cfg.ListenFds > 0 {
+		// Socket activation, as runc passes it on: the fds start at 3.
+		env := setEnv(spec.Process.Env, "LISTEN_FDS", strconv.Itoa(cfg.ListenFds))
+		spec.Process.Env = setEnv(env, "LISTEN_PID", "1")
+	}
 	p, err := prepareProcess(spec.Process, spec.Linux.Seccomp)
 	if err != nil {
 		return err
 	}
+	p.tty = tty
 	if err := c.send(msgReady, nil); err != nil {
 		return err
 	}
@@ -212,6 +234,7 @@ type process struct {
 	gids   []int
 	label  *execLabel
 	filter *seccomp.Filter
+	tty    *os.File // the pty slave when process.terminal is set
 }
 
 // prepareProcess does everything that can fail in an interesting way
@@ -257,6 +280,19 @@ func prepareProcess(p *specs.Process, sc *specs.LinuxSeccomp) (*process, error) 
 		}
 	}
 	return &process{spec: p, path: path, env: env, gids: gids, label: label, filter: filter}, nil
+}
+
+// setEnv returns env with key set to value, replacing an earlier value
+// (getenv takes the first one).
+func setEnv(env []string, key, value string) []string {
+	for i, e := range env {
+		if strings.HasPrefix(e, key+"=") {
+			out := append([]string{}, env...)
+			out[i] = key + "=" + value
+			return out
+		}
+	}
+	return append(env[:len(env):len(env)], key+"="+value)
 }
 
 func hasEnv(env []string, key string) bool {
@@ -317,6 +353,10 @@ func checkExecutable(path string) error {
 // A seccomp notify fd goes to peer, the husk process waiting for the exec.
 func (p *process) exec(preserveFds int, peer conn) error {
 	s := p.spec
+	// Before the seccomp filter, which may deny what this needs.
+	if err := p.setupStdio(); err != nil {
+		return err
+	}
 	// Without no_new_privs only CAP_SYS_ADMIN may load a filter, and a
 	// non-root process loses it: load it first then, as runc does (the
 	// profile must then allow the rest of husk's setup).
@@ -398,4 +438,20 @@ func (p *process) loadSeccomp(peer conn) error {
 		return fmt.Errorf("linux.seccomp: pass on the notify fd: %w", err)
 	}
 	return nil
+}
+
+// setupStdio makes the process a session leader (the container's init
+// already is), gives it its terminal, and its stdio to its user.
+func (p *process) setupStdio() error {
+	if sid, _ := unix.Getsid(0); sid != os.Getpid() {
+		if _, err := unix.Setsid(); err != nil {
+			return fmt.Errorf("setsid: %w", err)
+		}
+	}
+	if p.tty != nil {
+		if err := attachTerminal(p.tty); err != nil {
+			return err
+		}
+	}
+	return chownStdio(int(p.spec.User.UID), p.tty != nil)
 }

@@ -24,6 +24,7 @@ const (
 	msgReady      uint32 = 9  // init -> parent: container created
 	msgCommit     uint32 = 10 // parent -> init: state saved, wait for start
 	msgSeccompFd  uint32 = 11 // init -> start/exec: seccomp notify fd attached (SCM_RIGHTS)
+	msgConsole    uint32 = 12 // init -> create/exec: the terminal's pty master attached (SCM_RIGHTS)
 )
 
 const maxMessage = 16 << 20

@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"fmt"
 	"maps"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -139,8 +140,16 @@ func (v *validator) process(field string, p *specs.Process) {
 	if _, err := checkCaps(field, p.Capabilities); err != nil {
 		v.errs = append(v.errs, &ConfigError{File: v.file, Msg: err.Error()})
 	}
-	if p.Terminal {
-		v.bad(field+".terminal", "terminals are not supported yet; set it to false")
+	if c := p.ConsoleSize; c != nil {
+		// The pty keeps rows and columns as 16-bit numbers.
+		for _, d := range []struct {
+			name string
+			n    uint
+		}{{"height", c.Height}, {"width", c.Width}} {
+			if d.n > math.MaxUint16 {
+				v.bad(field+".consoleSize."+d.name, "%d is above %d", d.n, math.MaxUint16)
+			}
+		}
 	}
 }
 

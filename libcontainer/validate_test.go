@@ -369,7 +369,12 @@ var validation = []struct {
 	{"relative cwd", func(c map[string]any) { obj(c, "process")["cwd"] = "tmp" }, `process.cwd: "tmp" must be an absolute path`},
 	{"empty cwd", func(c map[string]any) { delete(obj(c, "process"), "cwd") }, "process.cwd: "},
 	{"env without =", func(c map[string]any) { obj(c, "process")["env"] = []any{"A=1", "B"} }, `process.env[1]: "B" is not KEY=VALUE`},
-	{"terminal", func(c map[string]any) { obj(c, "process")["terminal"] = true }, "process.terminal: "},
+	{"console too wide", func(c map[string]any) {
+		obj(c, "process")["consoleSize"] = map[string]any{"height": 24, "width": 65536}
+	}, "process.consoleSize.width: 65536 is above 65535"},
+	{"console too high", func(c map[string]any) {
+		obj(c, "process")["consoleSize"] = map[string]any{"height": 1 << 20, "width": 80}
+	}, "process.consoleSize.height: 1048576 is above 65535"},
 
 	{"unknown namespace", func(c map[string]any) { obj(c, "linux")["namespaces"] = namespaces("mount", "foo") },
 		`linux.namespaces[1].type: unknown namespace type "foo"`},
