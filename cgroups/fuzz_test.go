@@ -65,10 +65,11 @@ func FuzzDeviceProgram(f *testing.F) {
 		// Each number a rule names, and one no rule names.
 		majors, minors := map[int64]bool{7: true}, map[int64]bool{7: true}
 		for _, r := range cfg {
-			for n, set := range map[*int64]map[int64]bool{r.Major: majors, r.Minor: minors} {
-				if n != nil && *n >= 0 {
-					set[*n] = true
-				}
+			if r.Major != nil && *r.Major >= 0 {
+				majors[*r.Major] = true
+			}
+			if r.Minor != nil && *r.Minor >= 0 {
+				minors[*r.Minor] = true
 			}
 		}
 		for _, typ := range []byte{'c', 'b'} {
