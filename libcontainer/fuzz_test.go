@@ -41,9 +41,12 @@ func FuzzParseSpec(f *testing.F) {
 			fuzzcheck.OneLine(t, "ParseSpec", err)
 			return
 		}
-		err = validateSpec("config.json", spec)
-		fuzzcheck.OneLine(t, "validateSpec", err)
-		if err != nil {
+		// Only the first error is shown, but each must be fit to be.
+		errs := specErrors("config.json", spec)
+		for _, err := range errs {
+			fuzzcheck.OneLine(t, "validateSpec", err)
+		}
+		if len(errs) > 0 {
 			return
 		}
 		again, err := json.Marshal(spec)

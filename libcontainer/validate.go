@@ -39,6 +39,14 @@ func (v *validator) bad(field, format string, args ...any) {
 // validateSpec checks what husk needs before it starts anything; it returns
 // the first problem found so the user gets one line naming one field.
 func validateSpec(name string, spec *specs.Spec) error {
+	if errs := specErrors(name, spec); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// specErrors is every problem validateSpec finds, in the order it checks.
+func specErrors(name string, spec *specs.Spec) []error {
 	v := &validator{file: name}
 	v.version(spec.Version)
 	if spec.Root == nil || spec.Root.Path == "" {
@@ -60,10 +68,7 @@ func validateSpec(name string, spec *specs.Spec) error {
 	if spec.Hooks != nil {
 		v.hooks(spec.Hooks)
 	}
-	if len(v.errs) > 0 {
-		return v.errs[0]
-	}
-	return nil
+	return v.errs
 }
 
 // validateProcess checks the process of an `exec`.
