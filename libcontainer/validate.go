@@ -111,7 +111,7 @@ func (v *validator) process(field string, p *specs.Process) {
 			v.bad(f+".type", "%v", err)
 		}
 		if seen[r.Type] {
-			v.bad(f+".type", "%s is set twice", r.Type)
+			v.bad(f+".type", "%s is set twice", printable(r.Type))
 		}
 		seen[r.Type] = true
 		if r.Soft > r.Hard {
@@ -185,7 +185,7 @@ func (v *validator) linux(spec *specs.Spec) {
 	}
 	for _, ns := range l.Namespaces {
 		if ns.Type == specs.TimeNamespace && ns.Path != "" && len(l.TimeOffsets) > 0 {
-			v.bad("linux.timeOffsets", "offsets can only be set on a new time namespace, not on the joined %s", ns.Path)
+			v.bad("linux.timeOffsets", "offsets can only be set on a new time namespace, not on the joined %q", ns.Path)
 		}
 	}
 	for _, clock := range slices.Sorted(maps.Keys(l.TimeOffsets)) {
