@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"bytes"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -13,29 +14,50 @@ import (
 )
 
 // FuzzParseSpec decodes and validates config.json as create does (all but
-// the rootfs lookup). An accepted config must survive a round trip through
-// JSON and still validate; every error is one line.
+// the rootfs lookup). Every "@" string of the document is replaced by the
+// second input, JSON-encoded, so that any string (control characters,
+// "/", "..") reaches many fields at once. An accepted config must survive
+// a round trip through JSON and still validate; every error is one line.
 func FuzzParseSpec(f *testing.F) {
 	good, err := json.Marshal(DefaultSpec())
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(good)
+	f.Add(good, "")
+	// Each field below holds a user string that an error message can echo.
+	placeholders := `{"ociVersion": "1.2.0", "root": {"path": "@"}, "hostname": "@",
+	  "process": {"args": ["@"], "cwd": "@", "env": ["@"], "rlimits": [{"type": "@", "soft": 1, "hard": 1}, {"type": "@", "soft": 1, "hard": 1}],
+	    "capabilities": {"bounding": ["@"], "ambient": ["@"]}, "scheduler": {"policy": "@", "flags": ["@"]},
+	    "ioPriority": {"class": "@"}, "execCPUAffinity": {"initial": "@"}, "apparmorProfile": "@"},
+	  "mounts": [{"destination": "@", "type": "@", "source": "@", "options": ["@"]}, {"destination": "/b", "type": "bind", "options": ["@"]}],
+	  "hooks": {"prestart": [{"path": "@"}], "poststop": [{"path": "/bin/true", "timeout": -1}]},
+	  "linux": {"namespaces": [{"type": "mount"}, {"type": "@"}, {"type": "time", "path": "@"}, {"type": "network", "path": "@"}],
+	    "timeOffsets": {"@": {"secs": 1}}, "sysctl": {"@": "1"}, "personality": {"domain": "@"},
+	    "rootfsPropagation": "@", "maskedPaths": ["@"], "readonlyPaths": ["@"],
+	    "devices": [{"path": "@", "type": "@"}],
+	    "resources": {"unified": {"@": "@"}, "devices": [{"allow": true, "type": "@", "access": "@"}],
+	      "cpu": {"cpus": "@"}, "hugepageLimits": [{"pageSize": "@"}], "network": {"priorities": [{"name": "@"}]}, "rdma": {"@": {}}},
+	    "seccomp": {"defaultAction": "@", "architectures": ["@"], "flags": ["@"],
+	      "syscalls": [{"names": ["@"], "action": "@", "args": [{"index": 0, "op": "@"}]}]}}}`
+	for _, s := range []string{"a\nb", "/proc/1/ns/x\n\x1b[2J", "..", "a/../b", "RLIMIT_NOFILE", "é", "\x00"} {
+		f.Add([]byte(placeholders), s)
+	}
 	for _, s := range []string{
 		``, `{}`, `null`, `[]`, `{"ociVersion": "1.0.2"`, `{"ociVersion": 1}`,
 		`{"ociVersion": "2.0.0", "root": {"path": "r"}}`,
-		`{"ociVersion": "1.2.0", "root": {"path": "r"}, "process": {"args": ["sh"], "cwd": "/",
-		  "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 2, "hard": 1}]},
-		  "linux": {"namespaces": [{"type": "mount"}, {"type": "time", "path": "/proc/1/ns/time"}],
-		  "timeOffsets": {"monotonic": {"secs": 1}}, "sysctl": {"net.ipv4.ip_forward": "1"}}}`,
 		`{"ociVersion": "1.2.0", "annotations": {"a": 1}}`,
 		`{"ociVersion": "1.2.0", "mounts": [{"destination": "/x", "type": "bind", "options": ["rbind", "size=1"]}]}`,
-		`{"ociVersion": "1.2.0", "linux": {"resources": {"unified": {"memory.max": "1"}, "devices": [{"allow": false, "access": "rwm"}]}}}`,
-		`{"ociVersion": "1.2.0", "linux": {"seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}}}`,
 	} {
-		f.Add([]byte(s))
+		f.Add([]byte(s), "")
 	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
+	f.Fuzz(func(t *testing.T, raw []byte, s string) {
+		if s != "" {
+			quoted, err := json.Marshal(s)
+			if err != nil {
+				return
+			}
+			raw = bytes.ReplaceAll(raw, []byte(`"@"`), quoted)
+		}
 		spec, err := ParseSpec("config.json", raw)
 		if err != nil {
 			fuzzcheck.OneLine(t, "ParseSpec", err)
