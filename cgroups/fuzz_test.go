@@ -31,7 +31,7 @@ func fuzzDeviceRules(data []byte) []specs.LinuxDeviceCgroup {
 		}
 		return &fuzzNumbers[b]
 	}
-	for ; len(data) >= 4 && len(rules) < 64; data = data[4:] {
+	for ; len(data) >= 4 && len(rules) < 16; data = data[4:] {
 		rules = append(rules, specs.LinuxDeviceCgroup{
 			Allow:  data[0]&1 != 0,
 			Type:   fuzzTypes[int(data[0]>>1)%len(fuzzTypes)],
