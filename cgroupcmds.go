@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"slices"
@@ -249,6 +250,9 @@ func parseBytes(s string) (int64, error) {
 	n, err := strconv.ParseInt(lower, 10, 64)
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("%q is not a size", s)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is too large (at most %d bytes)", s, int64(math.MaxInt64))
 	}
 	return n * mult, nil
 }

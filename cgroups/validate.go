@@ -310,7 +310,12 @@ func forbiddenUnified(key string) bool {
 // name "<controller>.<setting>". Whether the file exists is up to the
 // host's kernel and controllers, which Set checks.
 func validateUnifiedKey(k string) error {
-	if k == "" || k == "." || k == ".." || strings.ContainsAny(k, "/\x00") {
+	// Kernel cgroup file names are ASCII letters, digits, "_", "-" and "."; a
+	// control character or "/" would reach the path of the written file.
+	fileChar := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-'
+	}
+	if k == "" || k == "." || k == ".." || strings.IndexFunc(k, func(r rune) bool { return !fileChar(r) }) >= 0 {
 		return errors.New("not a cgroup file name")
 	}
 	ctrl, param, ok := strings.Cut(k, ".")

@@ -14,7 +14,7 @@ func ptr[T any](v T) *T { return &v }
 
 // fakeSysfs is a /sys with two online CPUs, one memory node and 2MB and
 // 1GB huge pages.
-func fakeSysfs(t *testing.T) hostInfo {
+func fakeSysfs(t testing.TB) hostInfo {
 	t.Helper()
 	root := t.TempDir()
 	for p, v := range map[string]string{

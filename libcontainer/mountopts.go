@@ -148,7 +148,8 @@ func parseMountOptions(options []string) (mountOptions, error) {
 		if what, ok := unsupportedOptions[opt]; ok {
 			return o, fmt.Errorf("option %q (%s) is not supported yet", opt, what)
 		}
-		if opt == "" || strings.ContainsRune(opt, ',') {
+		// Data goes to mount(2) joined with "," as a C string.
+		if opt == "" || strings.ContainsAny(opt, ",\x00") {
 			return o, fmt.Errorf("invalid option %q", opt)
 		}
 		o.data = append(o.data, opt)

@@ -40,6 +40,14 @@ func (v *validator) bad(field, format string, args ...any) {
 // validateSpec checks what husk needs before it starts anything; it returns
 // the first problem found so the user gets one line naming one field.
 func validateSpec(name string, spec *specs.Spec) error {
+	if errs := specErrors(name, spec); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// specErrors is every problem validateSpec finds, in the order it checks.
+func specErrors(name string, spec *specs.Spec) []error {
 	v := &validator{file: name}
 	v.version(spec.Version)
 	if spec.Root == nil || spec.Root.Path == "" {
@@ -61,10 +69,7 @@ func validateSpec(name string, spec *specs.Spec) error {
 	if spec.Hooks != nil {
 		v.hooks(spec.Hooks)
 	}
-	if len(v.errs) > 0 {
-		return v.errs[0]
-	}
-	return nil
+	return v.errs
 }
 
 // validateProcess checks the process of an `exec`.
@@ -107,7 +112,7 @@ func (v *validator) process(field string, p *specs.Process) {
 			v.bad(f+".type", "%v", err)
 		}
 		if seen[r.Type] {
-			v.bad(f+".type", "%s is set twice", r.Type)
+			v.bad(f+".type", "%s is set twice", printable(r.Type))
 		}
 		seen[r.Type] = true
 		if r.Soft > r.Hard {
@@ -189,7 +194,7 @@ func (v *validator) linux(spec *specs.Spec) {
 	}
 	for _, ns := range l.Namespaces {
 		if ns.Type == specs.TimeNamespace && ns.Path != "" && len(l.TimeOffsets) > 0 {
-			v.bad("linux.timeOffsets", "offsets can only be set on a new time namespace, not on the joined %s", ns.Path)
+			v.bad("linux.timeOffsets", "offsets can only be set on a new time namespace, not on the joined %q", ns.Path)
 		}
 	}
 	for _, clock := range slices.Sorted(maps.Keys(l.TimeOffsets)) {

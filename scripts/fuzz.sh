@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz target of the module for FUZZTIME each (default 5s),
+# one at a time, each under a hard timeout, and prints a summary. A failing
+# target leaves its input under <package>/testdata/fuzz/<Target>/, which
+# is shown; check it in once the bug is fixed: plain 'go test' runs it.
+#
+#   FUZZTIME=2m scripts/fuzz.sh                  every target for 2 minutes
+#   scripts/fuzz.sh FuzzParseSpec FuzzUpdate     only these
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+export PATH=/usr/local/go/bin:$PATH
+GO=${GO:-go}
+FUZZTIME=${FUZZTIME:-5s}
+# Compiling a package with fuzzing instrumentation takes most of a run;
+# the limit only has to catch a hang.
+TARGET_TIMEOUT=${TARGET_TIMEOUT:-180}
+
+# FUZZTIME in seconds (go's 30s, 2m, 1h or Nx), for the timeout.
+case $FUZZTIME in
+*x) fuzz_secs=60 ;;
+*h) fuzz_secs=$((${FUZZTIME%h} * 3600)) ;;
+*m) fuzz_secs=$((${FUZZTIME%m} * 60)) ;;
+*s) fuzz_secs=${FUZZTIME%s} ;;
+*) echo "fuzz.sh: FUZZTIME=$FUZZTIME: want a duration like 5s, 2m or 1000x" >&2; exit 2 ;;
+esac
+
+# Packages with a fuzz_test.go, and their targets as 'go test -list' gives
+# them: the target names, then "ok <package> <time>".
+pkgs=$($GO list -f '{{if .TestGoFiles}}{{.ImportPath}}{{end}}' ./... | grep -v '/tests') || exit 1
+list=$(timeout -k 10 300 $GO test -list '^Fuzz' $pkgs) || { echo "$list" >&2; exit 1; }
+targets=()
+pending=()
+while read -r first second _; do
+	case $first in
+	Fuzz*) pending+=("$first") ;;
+	ok)
+		for t in "${pending[@]}"; do targets+=("$second $t"); done
+		pending=()
+		;;
+	esac
+done <<<"$list"
+if [ $# -gt 0 ]; then
+	want=" $* "
+	selected=()
+	for pt in "${targets[@]}"; do
+		[[ $want == *" ${pt#* } "* ]] && selected+=("$pt")
+	done
+	targets=("${selected[@]}")
+fi
+if [ ${#targets[@]} -eq 0 ]; then
+	echo "fuzz.sh: no fuzz targets found" >&2
+	exit 1
+fi
+
+module=$($GO list -m)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+summary=()
+failed=0
+start=$SECONDS
+for pt in "${targets[@]}"; do
+	pkg=${pt% *} name=${pt#* }
+	dir=.${pkg#"$module"}
+	t0=$SECONDS
+	echo "=== $name ($dir) for $FUZZTIME"
+	timeout -k 10 $((fuzz_secs + TARGET_TIMEOUT)) \
+		$GO test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" "$dir" >"$log" 2>&1
+	rc=$?
+	took=$((SECONDS - t0))
+	if [ $rc -eq 0 ]; then
+		execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1)
+		summary+=("ok    $name ($dir) ${took}s${execs:+, $execs}")
+		continue
+	fi
+	failed=1
+	cat "$log"
+	input=$(sed -n 's/.*Failing input written to \(testdata\/fuzz\/[^ ]*\).*/\1/p' "$log" | tail -1)
+	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		summary+=("FAIL  $name ($dir) timed out after ${took}s")
+	elif [ -n "$input" ]; then
+		summary+=("FAIL  $name ($dir): failing input $dir/$input")
+	else
+		summary+=("FAIL  $name ($dir) exit $rc")
+	fi
+done
+
+echo
+echo "fuzz summary (FUZZTIME=$FUZZTIME, $((SECONDS - start))s):"
+printf '  %s\n' "${summary[@]}"
+exit $failed
