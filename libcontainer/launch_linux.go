@@ -199,8 +199,12 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 	}
 	if p.pid != proc.Pid {
 		// nsenter forked the init into the new PID namespace and exits.
-		if st, err := proc.Wait(); err != nil || !st.Success() {
-			return nil, fmt.Errorf("nsenter exited with %v %v", st, err)
+		st, err := proc.Wait()
+		if err != nil {
+			return nil, fmt.Errorf("wait for nsenter: %w", err)
+		}
+		if !st.Success() {
+			return nil, fmt.Errorf("nsenter exited with %v after reporting the init's pid", st)
 		}
 	} else {
 		proc.Release()

@@ -417,3 +417,40 @@ func waitsForLock(t *testing.T, pid int) bool {
 	}
 	return false
 }
+
+// nsenter SIGKILLed as soon as it has forked the init, which is right
+// around when it reports the init's pid. The kill lands before or after
+// the report depending on timing, so this is tried a few times; create
+// must fail or succeed, never hang, and nothing may be left either way.
+func TestCrashNsenterKilledAfterFork(t *testing.T) {
+	skipIfRunc(t, "husk's nsenter")
+	e := newEnv(t)
+	for range 5 {
+		began := time.Now()
+		k := e.newCrashCase(nil)
+		r := startCmd(t, cmdOpts{timeout: 30 * time.Second}, e.huskArgs([]string{"create", "--bundle", k.c.b.dir, k.c.id})...)
+		// Spin: the window between fork and exit is short.
+		deadline := time.Now().Add(pollTimeout)
+		for time.Now().Before(deadline) {
+			hit := false
+			for _, nsenter := range childrenOf(r.cmd.Process.Pid) {
+				if len(childrenOf(nsenter)) > 0 {
+					unix.Kill(nsenter, unix.SIGKILL)
+					hit = true
+				}
+			}
+			if hit || r.cmd.ProcessState != nil || !pidAlive(r.cmd.Process.Pid) {
+				break
+			}
+		}
+		res := r.wait()
+		checkRan(t, res)
+		t.Logf("create: exit %d %s", res.code, strings.TrimSpace(res.stderr))
+		if res.code == 0 {
+			k.c.start()
+		}
+		mustSucceed(t, k.c.delete("-f"))
+		e.assertNoLeftovers(leftovers{ids: []string{k.c.id}, marker: k.marker})
+		t.Logf("round took %v", time.Since(began).Round(time.Millisecond))
+	}
+}
