@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -129,13 +130,20 @@ func (h *hookCtl) waitHook(kind string) specs.State {
 	return st
 }
 
-// release lets the kind hook finish successfully.
+// release lets the kind hook finish successfully. The hook opens the fifo
+// just after it reports ready: until it has, opening for writing without
+// blocking fails with ENXIO.
 func (h *hookCtl) release(kind string) {
 	h.t.Helper()
-	f, err := os.OpenFile(filepath.Join(h.dir, kind+".fifo"), os.O_WRONLY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		h.t.Fatalf("release %s hook: %v", kind, err)
-	}
+	var f *os.File
+	poll(h.t, kind+" hook to open its fifo", func() bool {
+		var err error
+		f, err = os.OpenFile(filepath.Join(h.dir, kind+".fifo"), os.O_WRONLY|unix.O_NONBLOCK, 0)
+		if err != nil && !errors.Is(err, unix.ENXIO) {
+			h.t.Fatalf("release %s hook: %v", kind, err)
+		}
+		return err == nil
+	})
 	f.Close()
 }
 
@@ -429,9 +437,10 @@ func TestCrashNsenterKilledAfterFork(t *testing.T) {
 		began := time.Now()
 		k := e.newCrashCase(nil)
 		r := startCmd(t, cmdOpts{timeout: 30 * time.Second}, e.huskArgs([]string{"create", "--bundle", k.c.b.dir, k.c.id})...)
-		// Spin: the window between fork and exit is short.
+		// Look often: the window between fork and exit is short. (Not a
+		// busy loop: other tests share the machine.)
 		deadline := time.Now().Add(pollTimeout)
-		for time.Now().Before(deadline) {
+		for ; time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
 			hit := false
 			for _, nsenter := range childrenOf(r.cmd.Process.Pid) {
 				if len(childrenOf(nsenter)) > 0 {
