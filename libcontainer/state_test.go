@@ -966,3 +966,47 @@ func TestWait(t *testing.T) {
 		proc.Release()
 	}
 }
+
+// A lock waiter whose directory is deleted (renamed away) meanwhile locks
+// the directory now at the path, or finds none: never the deleted one.
+func TestLockDirFollowsDelete(t *testing.T) {
+	root := t.TempDir()
+	dir := makeContainerDir(t, root, testRecord("c1", 0, 0, minimalConfig))
+	held, err := lockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type res struct {
+		f   *os.File
+		err error
+	}
+	got := make(chan res, 1)
+	go func() {
+		f, err := lockDir(dir)
+		got <- res{f, err}
+	}()
+	for !lockWaiter(t, dir) {
+		runtime.Gosched()
+	}
+	if err := os.Rename(dir, dir+deletedSuffix); err != nil {
+		t.Fatal(err)
+	}
+	// A new create of the same ID: the waiter must get this one.
+	again := makeContainerDir(t, root, testRecord("c1", 0, 0, minimalConfig))
+	held.Close()
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("lockDir after delete and create = %v", r.err)
+	}
+	defer r.f.Close()
+	var a, b unix.Stat_t
+	if err := unix.Fstat(int(r.f.Fd()), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat(again, &b); err != nil {
+		t.Fatal(err)
+	}
+	if a.Ino != b.Ino {
+		t.Errorf("the waiter locked the deleted directory, not the new one")
+	}
+}

@@ -164,12 +164,20 @@ func waitNsenterBlocked(k *crashCase, r *running) int {
 	t := k.e.t
 	t.Helper()
 	nsenter := waitChild(t, r.cmd.Process.Pid)
-	poll(t, "nsenter to block opening the fifo", func() bool {
+	var seen string
+	deadline := time.Now().Add(pollTimeout)
+	for {
 		target, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", nsenter))
 		sc, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", nsenter))
-		return target == k.c.b.dir && strings.HasPrefix(string(sc), strconv.Itoa(unix.SYS_OPENAT)+" ")
-	})
-	return nsenter
+		if target == k.c.b.dir && strings.HasPrefix(string(sc), strconv.Itoa(unix.SYS_OPENAT)+" ") {
+			return nsenter
+		}
+		seen = fmt.Sprintf("cwd %q, syscall %q, cmdline %q", target, sc, cmdlineOf(nsenter))
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for nsenter %d to block opening the fifo: %s", nsenter, seen)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // crashCase is a container whose create is interrupted.
