@@ -106,7 +106,8 @@ type hookCtl struct {
 // blockingHook adds a `kind` hook that saves the state it is given to
 // kind.state, creates kind.ready, and then blocks reading kind.fifo: it
 // succeeds once release opens and closes the fifo. It execs the blocking
-// command so the hook process itself is what blocks.
+// command so the hook process itself is what blocks. Run again (a second
+// delete runs poststop again), it succeeds at once.
 func (h *hookCtl) blockingHook(s *specs.Spec, kind string) {
 	base := filepath.Join(h.dir, kind)
 	if err := unix.Mkfifo(base+".fifo", 0o600); err != nil {
@@ -114,7 +115,7 @@ func (h *hookCtl) blockingHook(s *specs.Spec, kind string) {
 	}
 	setHook(s, kind, specs.Hook{
 		Path: "/bin/sh",
-		Args: []string{"sh", "-c", `cat > "$1.state"; : > "$1.ready"; exec cat "$1.fifo" > /dev/null`, "sh", base},
+		Args: []string{"sh", "-c", `[ -e "$1.ready" ] && exit 0; cat > "$1.state"; : > "$1.ready"; exec cat "$1.fifo" > /dev/null`, "sh", base},
 		Env:  []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", markEnv(h.marker)},
 	})
 }
@@ -470,4 +471,23 @@ func TestCrashNsenterKilledAfterFork(t *testing.T) {
 		e.assertNoLeftovers(leftovers{ids: []string{k.c.id}, marker: k.marker})
 		t.Logf("round took %v", time.Since(began).Round(time.Millisecond))
 	}
+}
+
+// `delete` SIGKILLed while a poststop hook runs (the container is dead,
+// its state and cgroup still there): the container shows as stopped, and
+// a second `delete` removes everything.
+func TestCrashDeleteKilled(t *testing.T) {
+	skipIfRunc(t, "husk's delete phases")
+	e := newEnv(t)
+	k := e.newCrashCase(func(s *specs.Spec, h *hookCtl) { h.blockingHook(s, "poststop") })
+	mustSucceed(t, k.c.husk("create"))
+	k.c.start()
+	del := startCmd(t, cmdOpts{}, e.huskArgs([]string{"delete", "-f", k.c.id})...)
+	if st := k.h.waitHook("poststop"); st.Status != specs.StateStopped {
+		t.Errorf("poststop hook got %+v, want stopped", st)
+	}
+	if res := killed(t, del); res.code == 0 {
+		t.Fatalf("delete finished before it could be killed:\n%v", res)
+	}
+	k.finish()
 }
