@@ -64,20 +64,6 @@ func childrenOf(pid int) []int {
 	return out
 }
 
-// waitChild returns the first child of pid once it has one.
-func waitChild(t *testing.T, pid int) int {
-	t.Helper()
-	var child int
-	poll(t, fmt.Sprintf("a child of %d", pid), func() bool {
-		if c := childrenOf(pid); len(c) > 0 {
-			child = c[0]
-			return true
-		}
-		return false
-	})
-	return child
-}
-
 // ppidOf is the parent of pid as the host sees it.
 func ppidOf(t *testing.T, pid int) int {
 	t.Helper()
@@ -160,25 +146,25 @@ func blockNsenter(h *hookCtl, s *specs.Spec) {
 
 // waitNsenterBlocked returns nsenter's pid once it is blocked by
 // blockNsenter: after the state directory, the cgroup directories and the
-// start socket are made, before any message.
+// start socket are made, before any message. (husk may have other,
+// short-lived children: the Go runtime forks one to probe for pidfd
+// support.)
 func waitNsenterBlocked(k *crashCase, r *running) int {
 	t := k.e.t
 	t.Helper()
-	nsenter := waitChild(t, r.cmd.Process.Pid)
-	var seen string
-	deadline := time.Now().Add(pollTimeout)
-	for {
-		target, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", nsenter))
-		sc, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", nsenter))
-		if target == k.c.b.dir && strings.HasPrefix(string(sc), strconv.Itoa(unix.SYS_OPENAT)+" ") {
-			return nsenter
+	var nsenter int
+	poll(t, "nsenter to block opening the fifo", func() bool {
+		for _, pid := range childrenOf(r.cmd.Process.Pid) {
+			cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+			sc, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", pid))
+			if cwd == k.c.b.dir && strings.HasPrefix(string(sc), strconv.Itoa(unix.SYS_OPENAT)+" ") {
+				nsenter = pid
+				return true
+			}
 		}
-		seen = fmt.Sprintf("cwd %q, syscall %q, cmdline %q", target, sc, cmdlineOf(nsenter))
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for nsenter %d to block opening the fifo: %s", nsenter, seen)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
+	return nsenter
 }
 
 // crashCase is a container whose create is interrupted.
@@ -219,10 +205,16 @@ func killed(t *testing.T, r *running) result {
 }
 
 // assertTruthful checks that `state` and `list` show the container as
-// absent or stopped.
+// absent or stopped. A child that husk forked just before it was killed
+// holds the lock for the moment it takes to exit (every forked child has
+// the fds until it execs), and the container is "creating" until then.
 func (k *crashCase) assertTruthful() {
 	t := k.e.t
 	t.Helper()
+	poll(t, "the killed create's lock to be released", func() bool {
+		st, err := parseState(k.e.husk("state", k.c.id).stdout)
+		return err != nil || st.Status != specs.StateCreating
+	})
 	if r := k.e.husk("state", k.c.id); r.code == 0 {
 		if st, err := parseState(r.stdout); err != nil || st.Status != specs.StateStopped || st.Pid != 0 {
 			t.Errorf("state after the crash: %+v (%v), want stopped without a pid\n%v", st, err, r)
