@@ -250,3 +250,41 @@ func (e *env) checkStormCommand(t *testing.T, r result, cmd string) {
 		}
 	}
 }
+
+// `exec` into a container while it is deleted: a process exec'd before
+// the delete dies with the container and its `exec` returns; execs started
+// while `delete -f` runs fail or return likewise; nothing is left.
+func TestStormExecDuringDelete(t *testing.T) {
+	e := newEnv(t)
+	marker := e.newMarker()
+	c := e.runDetached(stormSpec(marker, "sleep", "30"))
+	mark := []string{"-e", markEnv(marker)}
+	long := startCmd(t, cmdOpts{}, e.huskArgs(append(append([]string{"exec"}, mark...), c.id, "sh", "-c", ": > /exec-ready; exec sleep 30"))...)
+	c.waitReady("exec-ready")
+	var wg sync.WaitGroup
+	results := make([]result, 4)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 0 {
+				results[i] = runNoFatal(e.huskArgs([]string{"delete", "-f", c.id})...)
+				return
+			}
+			results[i] = runNoFatal(e.huskArgs(append(append([]string{"exec"}, mark...), c.id, "sleep", "30"))...)
+		}()
+	}
+	wg.Wait()
+	mustSucceed(t, results[0])
+	lr := long.wait()
+	if lr.code != 128+9 {
+		t.Errorf("the exec'd process was not killed with its container:\n%v", lr)
+	}
+	for _, r := range append(results, lr) {
+		checkRan(t, r)
+	}
+	if r := e.husk("state", c.id); r.code == 0 {
+		t.Errorf("%s still exists after delete -f:\n%v", c.id, r)
+	}
+	e.assertNoLeftovers(leftovers{ids: []string{c.id}, marker: marker})
+}
