@@ -187,11 +187,13 @@ var deleteCommand = &cli.Command{
 		}
 		c, err := libcontainer.Open(ctx.String("root"), id)
 		if err != nil {
-			// A create that died early leaves a directory without state.
-			if rerr := libcontainer.RemoveStale(ctx.String("root"), id); rerr != nil {
+			// A create that died early leaves a directory without state:
+			// it is stopped, and removed like any stopped container.
+			removed, rerr := libcontainer.RemoveAbandoned(ctx.String("root"), id, ctx.Bool("force"))
+			if rerr != nil {
 				return rerr
 			}
-			if ctx.Bool("force") {
+			if removed || ctx.Bool("force") {
 				return nil
 			}
 			return err

@@ -243,7 +243,7 @@ func TestListAndState(t *testing.T) {
 	root := t.TempDir()
 	fakeContainer(t, root, "beta")
 	fakeContainer(t, root, "alpha")
-	if err := os.Mkdir(filepath.Join(root, "gamma"), 0o711); err != nil { // being created
+	if err := os.Mkdir(filepath.Join(root, "gamma"), 0o711); err != nil { // an abandoned create: no state.json, nobody holds its lock
 		t.Fatal(err)
 	}
 
@@ -272,7 +272,7 @@ func TestListAndState(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &states); err != nil {
 		t.Fatalf("list -f json printed %q: %v", out, err)
 	}
-	if len(states) != 3 || states[0]["id"] != "alpha" || states[0]["status"] != "stopped" || states[2]["status"] != "creating" {
+	if len(states) != 3 || states[0]["id"] != "alpha" || states[0]["status"] != "stopped" || states[2]["status"] != "stopped" {
 		t.Errorf("list -f json = %v", states)
 	}
 

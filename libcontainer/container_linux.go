@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -41,22 +42,14 @@ var Warnf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, "husk: war
 // Create makes a container and leaves it in the created state; on any error
 // it leaves nothing behind. The returned container is locked.
 func Create(o CreateOpts) (_ *Container, err error) {
-	dir, err := containerDir(o.Root, o.ID)
-	if err != nil {
+	if _, err := containerDir(o.Root, o.ID); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(o.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("state root: %w", err)
 	}
-	if err := os.Mkdir(dir, 0o711); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("container %q already exists", o.ID)
-		}
-		return nil, fmt.Errorf("create state directory: %w", err)
-	}
-	lock, err := lockDir(dir)
+	dir, lock, err := makeLockedDir(o.Root, o.ID)
 	if err != nil {
-		os.Remove(dir)
 		return nil, err
 	}
 	var p *initProcess
@@ -71,7 +64,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 				cg.Kill()
 				cg.Destroy()
 			}
-			os.RemoveAll(dir)
+			removeDir(dir)
 			lock.Close()
 		}
 	}()
@@ -99,6 +92,10 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	extra = append(extra, preserved...)
 	stdio, closeStdio, err := processStdio(spec.Process.Terminal, o.Console, o.Stdio)
 	if err != nil {
+		return nil, err
+	}
+	// Recorded before they exist, so `delete` finds them whenever create dies.
+	if err := writeCgroupFile(dir, cg.Paths()); err != nil {
 		return nil, err
 	}
 	// The directories first: the init binds them for the cgroup mount.
@@ -174,8 +171,13 @@ func Create(o CreateOpts) (_ *Container, err error) {
 // waitCreated follows the init through its setup, running the hooks that
 // belong to the runtime's namespaces when it asks for them.
 func (p *initProcess) waitCreated(hooks *specs.Hooks, st specs.State, console *consoleReceiver) error {
+	pidfd, err := unix.PidfdOpen(p.pid, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd_open init %d: %w", p.pid, err)
+	}
+	defer unix.Close(pidfd)
 	for {
-		typ, payload, fd, err := p.conn.recvFd()
+		typ, payload, fd, err := p.conn.recvWatching(pidfd)
 		if err != nil {
 			return p.died(p.pid, err)
 		}
@@ -200,7 +202,7 @@ func (p *initProcess) waitCreated(hooks *specs.Hooks, st specs.State, console *c
 				return err
 			}
 			if err := p.conn.send(msgHooksDone, nil); err != nil {
-				return err
+				return p.died(p.pid, io.EOF) // the init closed its end
 			}
 		default:
 			return fmt.Errorf("unexpected message %d from init", typ)
@@ -450,32 +452,11 @@ func (c *Container) destroy() error {
 			return fmt.Errorf("remove cgroup: %w", err)
 		}
 	}
-	if err := os.RemoveAll(c.dir); err != nil {
-		return fmt.Errorf("remove state: %w", err)
+	if err := removeDir(c.dir); err != nil {
+		return err
 	}
 	c.Close()
 	return nil
-}
-
-// RemoveStale removes what an interrupted create left under root/id: a
-// directory without state.json, as runc's delete does.
-func RemoveStale(root, id string) error {
-	dir, err := containerDir(root, id)
-	if err != nil {
-		return err
-	}
-	lock, err := lockDir(dir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	defer lock.Close()
-	if _, err := os.Stat(filepath.Join(dir, stateFile)); err == nil {
-		return nil
-	}
-	return os.RemoveAll(dir)
 }
 
 // ExecOpts are the options of `exec`.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -52,6 +53,8 @@ func runHook(h specs.Hook, state []byte) error {
 	cmd.Stdin = bytes.NewReader(state)
 	cmd.Stdout = &out
 	cmd.Stderr = &out
+	// A hook dies with husk (or the init) if it is killed meanwhile.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	// A hook's children may keep its output open; do not wait for them.
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()

@@ -74,6 +74,11 @@ func runInit(c conn) error {
 	if err := json.Unmarshal(payload, &cfg); err != nil {
 		return fmt.Errorf("decode init config: %w", err)
 	}
+	// Only now is husk our parent for sure (nsenter, which may have forked
+	// us, has been reaped): die with it until we report ready or exec.
+	if err := setParentDeathSignal(c, unix.SIGKILL); err != nil {
+		return err
+	}
 	if cfg.Process != nil {
 		p, err := prepareProcess(cfg.Process, cfg.Seccomp)
 		if err != nil {
@@ -89,9 +94,30 @@ func runInit(c conn) error {
 				return err
 			}
 		}
+		if err := setParentDeathSignal(c, 0); err != nil {
+			return err
+		}
 		return p.exec(cfg.PreserveFds, c)
 	}
 	return containerInit(c, &cfg)
+}
+
+// setParentDeathSignal sets (or with 0 clears) the signal this thread gets
+// when the thread of husk that is its parent exits. It is per thread: the
+// init runs on its locked main thread. Had husk already died, the socket
+// shows it hung up, and we stop here.
+func setParentDeathSignal(c conn, sig unix.Signal) error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(sig), 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_PDEATHSIG): %w", err)
+	}
+	if sig == 0 {
+		return nil
+	}
+	fds := []unix.PollFd{{Fd: int32(c.f.Fd()), Events: unix.POLLRDHUP}}
+	if n, err := unix.Poll(fds, 0); err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP) != 0 {
+		return errors.New("husk exited before the container was created")
+	}
+	return nil
 }
 
 // containerInit sets up a new container, reports it created, waits for
@@ -167,6 +193,10 @@ func containerInit(c conn, cfg *initConfig) error {
 		return err
 	}
 	p.tty = tty
+	// From here the parent may exit (once it commits): keep living then.
+	if err := setParentDeathSignal(c, 0); err != nil {
+		return err
+	}
 	if err := c.send(msgReady, nil); err != nil {
 		return err
 	}

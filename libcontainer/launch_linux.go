@@ -140,7 +140,12 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 	}
 	child.Close()
 	p := &initProcess{conn: conn{parent}}
+	// Our unwaited child: the pid cannot be reused while we hold it.
+	pidfd, perr := unix.PidfdOpen(proc.Pid, 0)
 	defer func() {
+		if perr == nil {
+			unix.Close(pidfd)
+		}
 		if err != nil {
 			proc.Kill()
 			proc.Wait()
@@ -148,6 +153,9 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 			parent.Close()
 		}
 	}()
+	if perr != nil {
+		return nil, fmt.Errorf("pidfd_open nsenter %d: %w", proc.Pid, perr)
+	}
 	if o.cpus != "" {
 		if err := setAffinity(proc.Pid, "process.execCPUAffinity.initial", o.cpus); err != nil {
 			return nil, err
@@ -162,8 +170,15 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 		return nil, fmt.Errorf("send namespace config: %w", err)
 	}
 	for p.pid == 0 {
-		typ, payload, err := p.conn.recv()
+		typ, payload, fd, err := p.conn.recvWatching(pidfd)
+		if fd >= 0 {
+			unix.Close(fd) // nsenter sends no fds
+		}
 		if err != nil {
+			if errors.Is(err, errPeerExited) {
+				st, _ := proc.Wait()
+				return nil, fmt.Errorf("nsenter exited before reporting the init's pid (%v)", st)
+			}
 			return nil, p.died(proc.Pid, err)
 		}
 		switch typ {
@@ -187,13 +202,47 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 	}
 	if p.pid != proc.Pid {
 		// nsenter forked the init into the new PID namespace and exits.
-		if st, err := proc.Wait(); err != nil || !st.Success() {
-			return nil, fmt.Errorf("nsenter exited with %v %v", st, err)
+		st, err := proc.Wait()
+		if err != nil {
+			return nil, fmt.Errorf("wait for nsenter: %w", err)
+		}
+		if !st.Success() {
+			return nil, fmt.Errorf("nsenter exited with %v after reporting the init's pid", st)
 		}
 	} else {
 		proc.Release()
 	}
 	return p, nil
+}
+
+// errPeerExited says the process at the other end of the socket exited
+// without sending anything more.
+var errPeerExited = errors.New("process exited")
+
+// recvWatching is recvFd that also watches the process behind pidfd: when it
+// exits with nothing more sent, the wait ends with errPeerExited. End of
+// file alone is not enough: a process it forked (nsenter's init) may hold
+// the other end of the socket for ever. Frames are written whole (one
+// write each), so once the process is gone there is no half frame to wait
+// for.
+func (c conn) recvWatching(pidfd int) (uint32, []byte, int, error) {
+	fds := []unix.PollFd{{Fd: int32(c.f.Fd()), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return 0, nil, -1, fmt.Errorf("poll init socket: %w", err)
+		}
+		// Data (or end of file) first: the process may have sent its
+		// last message and then exited.
+		if fds[0].Revents != 0 {
+			return c.recvFd()
+		}
+		if fds[1].Revents != 0 {
+			return 0, nil, -1, errPeerExited
+		}
+	}
 }
 
 func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
@@ -216,7 +265,7 @@ func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
 // died turns a closed init socket into an error, with the init's exit
 // status when it can be collected.
 func (p *initProcess) died(pid int, err error) error {
-	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, errPeerExited) {
 		return fmt.Errorf("read from init: %w", err)
 	}
 	if p.pid != 0 {

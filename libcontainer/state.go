@@ -24,7 +24,17 @@ const (
 	// frozen for a moment while delete or kill --all kills it, which is
 	// not "paused".
 	pausedFile = "paused"
+	// cgroupFile records the container's cgroup paths before any cgroup
+	// directory exists, so that a create killed at any point can be cleaned.
+	cgroupFile = "cgroup.json"
+	// deletedSuffix renames a directory being removed out of the ID
+	// namespace ('~' is not allowed in an ID), so `state` and `list` never
+	// see it half-removed.
+	deletedSuffix = "~deleted"
 )
+
+// errCorrupt marks a state.json that cannot be decoded.
+var errCorrupt = errors.New("corrupt state")
 
 // StatePaused is the status runc reports for a frozen container; the
 // runtime-spec has no name for it, and engines expect runc's.
@@ -68,22 +78,48 @@ func containerDir(root, id string) (string, error) {
 }
 
 // lockDir takes the container's lock: an exclusive flock on its directory.
+// A directory deleted (renamed away) while we waited is not the one at dir
+// any more: then dir, if a new create made it meanwhile, is locked instead.
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
 	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
+		f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		for {
+			err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", dir, err)
+		}
+		var held, now unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &held); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", dir, err)
+		}
+		err = unix.Stat(dir, &now)
+		if err == nil && held.Dev == now.Dev && held.Ino == now.Ino {
+			return f, nil
+		}
+		f.Close()
+		if err != nil {
+			return nil, &os.PathError{Op: "lock", Path: dir, Err: err}
 		}
 	}
+}
+
+// lockHeld tells whether someone holds dir's lock, without waiting.
+func lockHeld(dir string) bool {
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
+		return false
 	}
-	return f, nil
+	defer f.Close()
+	return unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB) == unix.EWOULDBLOCK
 }
 
 // Open locks and loads an existing container. Close releases the lock.
@@ -103,12 +139,138 @@ func Open(root, id string) (*Container, error) {
 	if err != nil {
 		lock.Close()
 		if errors.Is(err, os.ErrNotExist) {
-			// Deleted while we waited for the lock, or a create that died early.
+			// Deleted while we waited for the lock (the directory was
+			// renamed away), or a create that died early.
 			return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
 		}
 		return nil, err
 	}
 	return &Container{ID: id, dir: dir, lock: lock, rec: rec}, nil
+}
+
+// makeLockedDir creates root/id already locked: a directory with a name
+// that is not an ID is made and locked, then renamed into place, so no
+// other command ever sees root/id unlocked without its state.json (which
+// would be an abandoned create).
+func makeLockedDir(root, id string) (string, *os.File, error) {
+	tmp, err := os.MkdirTemp(root, id+"~creating-")
+	if err != nil {
+		return "", nil, fmt.Errorf("create state directory: %w", err)
+	}
+	lock, err := lockDir(tmp)
+	if err == nil {
+		err = os.Chmod(tmp, 0o711)
+	}
+	dir := filepath.Join(root, id)
+	if err == nil {
+		err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_NOREPLACE)
+		if errors.Is(err, unix.EEXIST) {
+			err = fmt.Errorf("container %q already exists", id)
+		} else if err != nil {
+			err = fmt.Errorf("create state directory: %w", err)
+		}
+	}
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		os.RemoveAll(tmp)
+		return "", nil, err
+	}
+	return dir, lock, nil
+}
+
+// removeDir removes a locked container directory: first renamed to a name
+// that is not an ID, so that readers find the container whole or not at all.
+func removeDir(dir string) error {
+	gone := dir + deletedSuffix
+	if err := os.Rename(dir, gone); err != nil {
+		// A name too long for the suffix, or debris of a delete killed
+		// half way: remove in place.
+		gone = dir
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		return fmt.Errorf("remove state: %w", err)
+	}
+	return nil
+}
+
+// writeCgroupFile records the cgroup paths before the directories exist.
+func writeCgroupFile(dir string, paths map[string]string) error {
+	data, err := json.Marshal(paths)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, cgroupFile), data, 0o600)
+}
+
+// recordedCgroup reopens the cgroup recorded in dir's cgroup.json; nil
+// when there is none.
+func recordedCgroup(dir string) (cgroups.Manager, error) {
+	data, err := os.ReadFile(filepath.Join(dir, cgroupFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var paths map[string]string
+	if err := json.Unmarshal(data, &paths); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, cgroupFile), err)
+	}
+	return (&record{CgroupPaths: paths}).cgroup()
+}
+
+// RemoveAbandoned removes what a create killed early left under root/id:
+// a directory without state.json (and, with force, one whose state.json is
+// corrupt), after killing and removing the cgroup it recorded. It waits
+// for the lock, so a create in progress is never taken for abandoned. It
+// also removes debris of creates and deletes killed half way (root/id~*).
+// It tells whether there was a container directory to remove.
+func RemoveAbandoned(root, id string, force bool) (bool, error) {
+	dir, err := containerDir(root, id)
+	if err != nil {
+		return false, err
+	}
+	removeDebris(root, id)
+	lock, err := lockDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	defer lock.Close()
+	if _, err := readRecord(dir); err == nil {
+		return false, nil // a whole container: not ours to remove
+	} else if !errors.Is(err, os.ErrNotExist) && !(force && errors.Is(err, errCorrupt)) {
+		return false, err
+	}
+	cg, err := recordedCgroup(dir)
+	if err != nil {
+		return false, err
+	}
+	if cg != nil {
+		cg.Kill()
+		if err := cg.Destroy(); err != nil {
+			return false, fmt.Errorf("remove cgroup: %w", err)
+		}
+	}
+	return true, removeDir(dir)
+}
+
+// removeDebris removes root/id~* entries (half-made or half-removed
+// container directories) that nobody holds locked.
+func removeDebris(root, id string) {
+	matches, _ := filepath.Glob(filepath.Join(root, id+"~*"))
+	for _, m := range matches {
+		if lock, err := os.OpenFile(m, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+			if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+				os.RemoveAll(m)
+			}
+			lock.Close()
+		}
+	}
 }
 
 // Close releases the container's lock.
@@ -126,7 +288,7 @@ func readRecord(dir string) (*record, error) {
 	}
 	var rec record
 	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, fmt.Errorf("%s: corrupt state: %w", filepath.Join(dir, stateFile), err)
+		return nil, fmt.Errorf("%s: %w: %w", filepath.Join(dir, stateFile), errCorrupt, err)
 	}
 	return &rec, nil
 }
@@ -241,7 +403,13 @@ func ReadState(root, id string) (State, error) {
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			if _, serr := os.Stat(dir); serr == nil {
-				return State{State: specs.State{Version: specs.Version, ID: id, Status: specs.StateCreating}}, nil
+				// Creating while its create holds the lock; otherwise an
+				// abandoned create, which `delete` removes.
+				status := specs.StateStopped
+				if lockHeld(dir) {
+					status = specs.StateCreating
+				}
+				return State{State: specs.State{Version: specs.Version, ID: id, Status: status}}, nil
 			}
 			return State{}, fmt.Errorf("container %q: %w", id, ErrNotExist)
 		}
@@ -265,6 +433,10 @@ func List(root string) ([]State, error) {
 			continue
 		}
 		st, err := ReadState(root, e.Name())
+		if errors.Is(err, errCorrupt) {
+			// Listed so that `delete -f` is seen to be needed.
+			st, err = State{State: specs.State{Version: specs.Version, ID: e.Name(), Status: specs.StateStopped}}, nil
+		}
 		if err != nil {
 			continue // deleted meanwhile
 		}

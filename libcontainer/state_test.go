@@ -279,8 +279,8 @@ func TestReadRecordCorrupt(t *testing.T) {
 	}
 	// A corrupt record is not a container being created.
 	root := filepath.Dir(dir)
-	if st, err := ReadState(root, filepath.Base(dir)); err == nil {
-		t.Errorf("ReadState of a corrupt record = %+v, want an error", st)
+	if st, err := ReadState(root, filepath.Base(dir)); err == nil || !errors.Is(err, errCorrupt) {
+		t.Errorf("ReadState of a corrupt record = %+v, %v, want a corruption error", st, err)
 	}
 }
 
@@ -302,17 +302,56 @@ func TestWritePidFile(t *testing.T) {
 	}
 }
 
+// A directory without state.json is being created while its lock is held,
+// and is an abandoned create (stopped) once it is not.
 func TestReadStateCreating(t *testing.T) {
 	root := t.TempDir()
-	if err := os.Mkdir(filepath.Join(root, "new"), 0o711); err != nil {
+	dir := filepath.Join(root, "new")
+	if err := os.Mkdir(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	st, err := ReadState(root, "new")
+	lock, err := lockDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.ID != "new" || st.Status != specs.StateCreating || st.Version != specs.Version || st.Pid != 0 {
-		t.Errorf("state %+v, want id new, status creating, version %s", st, specs.Version)
+	for _, want := range []specs.ContainerState{specs.StateCreating, specs.StateStopped} {
+		st, err := ReadState(root, "new")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ID != "new" || st.Status != want || st.Version != specs.Version || st.Pid != 0 {
+			t.Errorf("state %+v, want id new, status %s, version %s", st, want, specs.Version)
+		}
+		lock.Close()
+	}
+}
+
+func TestMakeLockedDir(t *testing.T) {
+	root := t.TempDir()
+	dir, lock, err := makeLockedDir(root, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir != filepath.Join(root, "c1") || !isLocked(t, dir) {
+		t.Errorf("makeLockedDir = %s, locked %v", dir, isLocked(t, dir))
+	}
+	if _, _, err := makeLockedDir(root, "c1"); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("second makeLockedDir = %v, want \"already exists\"", err)
+	}
+	lock.Close()
+	if names := dirNames(t, root); !reflect.DeepEqual(names, []string{"c1"}) {
+		t.Errorf("root holds %q, want only c1", names)
+	}
+}
+
+func TestRemoveDir(t *testing.T) {
+	root := t.TempDir()
+	dir := makeContainerDir(t, root, testRecord("c1", 0, 0, minimalConfig))
+	if err := removeDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if names := dirNames(t, root); len(names) != 0 {
+		t.Errorf("root holds %q after removeDir", names)
 	}
 }
 
@@ -387,7 +426,7 @@ func TestListMissingRoot(t *testing.T) {
 func TestListSkipsOddEntries(t *testing.T) {
 	root := t.TempDir()
 	makeContainerDir(t, root, testRecord("b", 0, 0, minimalConfig))
-	for _, d := range []string{"a", "bad id", "é", ".hidden..x y"} {
+	for _, d := range []string{"a", "bad id", "é", ".hidden..x y", "b~deleted", "e~creating-1"} {
 		if err := os.Mkdir(filepath.Join(root, d), 0o711); err != nil {
 			t.Fatal(err)
 		}
@@ -406,7 +445,8 @@ func TestListSkipsOddEntries(t *testing.T) {
 	for _, st := range states {
 		got = append(got, st.ID+":"+string(st.Status))
 	}
-	if want := []string{"a:creating", "b:stopped"}; !reflect.DeepEqual(got, want) {
+	// "a" has no state.json and nobody holds its lock: an abandoned create.
+	if want := []string{"a:stopped", "b:stopped"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("List = %q, want %q", got, want)
 	}
 }
@@ -559,32 +599,54 @@ func TestContainerSpecCorrupt(t *testing.T) {
 	}
 }
 
-func TestRemoveStale(t *testing.T) {
+func TestRemoveAbandoned(t *testing.T) {
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "stale", "sub"), 0o711); err != nil {
 		t.Fatal(err)
 	}
 	makeContainerDir(t, root, testRecord("real", 0, 0, minimalConfig))
-	if err := RemoveStale(root, "stale"); err != nil {
+	corrupt := filepath.Join(root, "corrupt")
+	if err := os.Mkdir(corrupt, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "stale")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("stale directory not removed: %v", err)
-	}
-	if err := RemoveStale(root, "real"); err != nil {
+	if err := os.WriteFile(filepath.Join(corrupt, stateFile), []byte(`{"id":`), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	// Debris of a delete killed half way, and of one still running (locked).
+	for _, d := range []string{"stale~deleted", "real~creating-1"} {
+		if err := os.MkdirAll(filepath.Join(root, d, "x"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	busy, err := lockDir(filepath.Join(root, "real~creating-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+
+	if removed, err := RemoveAbandoned(root, "stale", false); err != nil || !removed {
+		t.Fatalf("RemoveAbandoned(stale) = %v, %v", removed, err)
+	}
+	if removed, err := RemoveAbandoned(root, "real", false); err != nil || removed {
+		t.Fatalf("RemoveAbandoned(real) = %v, %v, want false, nil", removed, err)
 	}
 	if _, err := os.Stat(filepath.Join(root, "real", stateFile)); err != nil {
-		t.Errorf("RemoveStale removed a container with state: %v", err)
+		t.Errorf("RemoveAbandoned removed a container with state: %v", err)
 	}
-	if err := RemoveStale(root, "missing"); err != nil {
-		t.Errorf("RemoveStale of a missing container = %v, want nil", err)
+	if removed, err := RemoveAbandoned(root, "corrupt", false); !errors.Is(err, errCorrupt) || removed {
+		t.Errorf("RemoveAbandoned(corrupt) without force = %v, %v, want a corruption error", removed, err)
 	}
-	if err := RemoveStale(root, ".."); err == nil {
-		t.Errorf("RemoveStale(..): no error")
+	if removed, err := RemoveAbandoned(root, "corrupt", true); err != nil || !removed {
+		t.Errorf("RemoveAbandoned(corrupt, force) = %v, %v", removed, err)
 	}
-	if _, err := os.Stat(root); err != nil {
-		t.Errorf("the root is gone: %v", err)
+	if removed, err := RemoveAbandoned(root, "missing", false); err != nil || removed {
+		t.Errorf("RemoveAbandoned of a missing container = %v, %v, want false, nil", removed, err)
+	}
+	if _, err := RemoveAbandoned(root, "..", false); err == nil {
+		t.Errorf("RemoveAbandoned(..): no error")
+	}
+	if names := dirNames(t, root); !reflect.DeepEqual(names, []string{"real", "real~creating-1"}) {
+		t.Errorf("root holds %q, want the real container and the locked debris", names)
 	}
 }
 
@@ -902,5 +964,49 @@ func TestWait(t *testing.T) {
 			t.Errorf("%q: Wait = %d, want %d", tt.script, got, tt.want)
 		}
 		proc.Release()
+	}
+}
+
+// A lock waiter whose directory is deleted (renamed away) meanwhile locks
+// the directory now at the path, or finds none: never the deleted one.
+func TestLockDirFollowsDelete(t *testing.T) {
+	root := t.TempDir()
+	dir := makeContainerDir(t, root, testRecord("c1", 0, 0, minimalConfig))
+	held, err := lockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type res struct {
+		f   *os.File
+		err error
+	}
+	got := make(chan res, 1)
+	go func() {
+		f, err := lockDir(dir)
+		got <- res{f, err}
+	}()
+	for !lockWaiter(t, dir) {
+		runtime.Gosched()
+	}
+	if err := os.Rename(dir, dir+deletedSuffix); err != nil {
+		t.Fatal(err)
+	}
+	// A new create of the same ID: the waiter must get this one.
+	again := makeContainerDir(t, root, testRecord("c1", 0, 0, minimalConfig))
+	held.Close()
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("lockDir after delete and create = %v", r.err)
+	}
+	defer r.f.Close()
+	var a, b unix.Stat_t
+	if err := unix.Fstat(int(r.f.Fd()), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat(again, &b); err != nil {
+		t.Fatal(err)
+	}
+	if a.Ino != b.Ino {
+		t.Errorf("the waiter locked the deleted directory, not the new one")
 	}
 }

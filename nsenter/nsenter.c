@@ -26,7 +26,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,10 +85,19 @@ static int read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
+#define MAX_SEND 1024
+
+/* One write per frame: if we are killed, the parent finds the frame whole
+ * or not at all, never a header waiting for its payload. */
 static void send_msg(uint32_t type, const void *data, uint32_t len)
 {
+	char buf[8 + MAX_SEND];
 	uint32_t hdr[2] = { type, len };
-	if (write_all(pipefd, hdr, sizeof(hdr)) < 0 || write_all(pipefd, data, len) < 0)
+	if (len > MAX_SEND)
+		_exit(1);
+	memcpy(buf, hdr, sizeof(hdr));
+	memcpy(buf + sizeof(hdr), data, len);
+	if (write_all(pipefd, buf, sizeof(hdr) + len) < 0)
 		_exit(1);
 }
 
@@ -94,7 +105,7 @@ static void send_msg(uint32_t type, const void *data, uint32_t len)
 static void bail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void bail(const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[MAX_SEND];
 	int saved = errno;
 	va_list ap;
 	va_start(ap, fmt);
@@ -179,6 +190,16 @@ void nsenter(void)
 		return;
 	pipefd = atoi(env);
 	if (pipefd < 3)
+		_exit(1);
+
+	/* Die with husk: killed while we wait here, it must not leave us
+	 * behind. The Go init sets its own once husk is surely its parent
+	 * (a child we fork does not inherit this). If husk died before the
+	 * prctl, its end of the socket is already closed. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		bail("nsenter: prctl(PR_SET_PDEATHSIG)");
+	struct pollfd pfd = { .fd = pipefd, .events = POLLRDHUP };
+	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP)))
 		_exit(1);
 
 	char *config;
