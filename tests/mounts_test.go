@@ -195,6 +195,31 @@ func TestMountPropagation(t *testing.T) {
 	}
 }
 
+// linux.rootfsPropagation, every value: the container's / shows it in
+// mountinfo. unbindable must not keep husk from binding the rootfs.
+func TestRootfsPropagation(t *testing.T) {
+	e := newEnv(t)
+	cases := map[string]string{
+		"private": "", "rprivate": "", "slave": "", "rslave": "",
+		"shared": "shared:", "rshared": "shared:", "unbindable": "unbindable", "runbindable": "unbindable",
+	}
+	for prop, want := range cases {
+		t.Run(prop, func(t *testing.T) {
+			s := baseSpec()
+			s.Linux.RootfsPropagation = prop
+			r := e.runContainer(s, withMountinfo("true")...)
+			if r.code != 0 {
+				t.Fatalf("container failed:\n%v", r)
+			}
+			_, mi := splitMountinfo(t, r.stdout)
+			field := strings.Join(findMount(t, mi, "/").optional, " ")
+			if (want == "" && field != "") || !strings.Contains(field, want) {
+				t.Errorf("/ with rootfsPropagation %s has propagation %q, want %q", prop, field, want)
+			}
+		})
+	}
+}
+
 func TestMountCreatesDestination(t *testing.T) {
 	e := newEnv(t)
 	h := e.hostDir()
