@@ -280,9 +280,7 @@ func (c *Container) Start() error {
 	if err := awaitExec(start, spec.Linux.Seccomp, c.rec.Pid, st); err != nil {
 		return err
 	}
-	if err := runHooks("poststart", spec.Hooks.Poststart, st); err != nil {
-		Warnf("%v", err)
-	}
+	warnHooks("poststart", spec.Hooks.Poststart, st)
 	return nil
 }
 
@@ -408,9 +406,7 @@ func (c *Container) destroy() error {
 	if spec, err := c.Spec(); err == nil {
 		st := c.State().State
 		st.Status = specs.StateStopped
-		if err := runHooks("poststop", spec.Hooks.Poststop, st); err != nil {
-			Warnf("%v", err)
-		}
+		warnHooks("poststop", spec.Hooks.Poststop, st)
 	}
 	if cg, err := c.rec.cgroup(); err != nil {
 		return err
