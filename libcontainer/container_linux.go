@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -147,6 +148,9 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err := p.conn.send(msgCommit, nil); err != nil {
 		return nil, fmt.Errorf("container init exited: %w", err)
 	}
+	if err := p.awaitCommitted(); err != nil {
+		return nil, err
+	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, p.pid); err != nil {
 			return nil, err
@@ -184,6 +188,22 @@ func (p *initProcess) waitCreated(hooks *specs.Hooks, st specs.State) error {
 			return fmt.Errorf("unexpected message %d from init", typ)
 		}
 	}
+}
+
+// awaitCommitted waits for the init to close its end of the socket after
+// the commit: it unshares its cgroup namespace first, so that every
+// namespace is in place once create returns.
+func (p *initProcess) awaitCommitted() error {
+	typ, payload, err := p.conn.recv()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return p.died(p.pid, err)
+	case typ == msgError:
+		return remoteError(payload)
+	}
+	return fmt.Errorf("unexpected message %d from init after the commit", typ)
 }
 
 // warnUnknownCaps says which capabilities of p this kernel does not know,
