@@ -221,17 +221,29 @@ func parseExpected(path string, r io.Reader) ([]*expectation, error) {
 		if prog == "program" || strings.Trim(prog, "-: ") == "" {
 			continue
 		}
-		point := strings.TrimSpace(cells[1])
-		if len(point) < 2 || point[0] != '`' || point[len(point)-1] != '`' {
-			return nil, fmt.Errorf("%s:%d: test point %q must be in backquotes", path, n, point)
+		point, ok := codeSpan(strings.TrimSpace(cells[1]))
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: test point %q must be in backquotes", path, n, cells[1])
 		}
-		point = point[1 : len(point)-1]
 		if strings.TrimSpace(cells[2]) == "" {
 			return nil, fmt.Errorf("%s:%d: %s %q has no reason", path, n, prog, point)
 		}
 		out = append(out, &expectation{Program: prog, Point: point, Reason: strings.TrimSpace(cells[2]), line: n})
 	}
 	return out, sc.Err()
+}
+
+// codeSpan is the text of a markdown code span: `text`, or “text“
+// for a text with backquotes of its own.
+func codeSpan(cell string) (string, bool) {
+	if inner, ok := strings.CutPrefix(cell, "``"); ok {
+		inner, ok = strings.CutSuffix(inner, "``")
+		return strings.TrimSpace(inner), ok && strings.TrimSpace(inner) != ""
+	}
+	if len(cell) < 3 || cell[0] != '`' || cell[len(cell)-1] != '`' {
+		return "", false
+	}
+	return cell[1 : len(cell)-1], true
 }
 
 // splitRow splits a markdown table row on the '|' not escaped as "\|".
@@ -297,7 +309,8 @@ func report(w io.Writer, results []*result, exp []*expectation) int {
 	var pass, fail, skip, unexpected int
 	var lines []string
 	for _, res := range results {
-		fmt.Fprintf(w, "%-36s %5d %5d %5d %6s  %s\n", res.Program, res.Pass, res.Fail, res.Skip, res.Secs, res.note())
+		row := fmt.Sprintf("%-36s %5d %5d %5d %6s  %s", res.Program, res.Pass, res.Fail, res.Skip, res.Secs, res.note())
+		fmt.Fprintln(w, strings.TrimRight(row, " "))
 		pass += res.Pass
 		fail += res.Fail
 		skip += res.Skip
@@ -319,7 +332,7 @@ func report(w io.Writer, results []*result, exp []*expectation) int {
 				continue
 			}
 			hit.used = true
-			lines = append(lines, fmt.Sprintf("expected   %s: %s (%s)", f.Program, point, hit.Reason))
+			lines = append(lines, fmt.Sprintf("expected   %s: %s (%s)", f.Program, point, short(hit.Reason)))
 		}
 	}
 	if len(lines) > 0 {
@@ -349,6 +362,17 @@ func report(w io.Writer, results []*result, exp []*expectation) int {
 	}
 	fmt.Fprintf(w, "%d passed, %d failed, %d skipped\n", pass, fail, skip)
 	return unexpected
+}
+
+// short is the first sentence of a reason, cut to fit a line.
+func short(reason string) string {
+	if i := strings.Index(reason, ". "); i > 0 {
+		reason = reason[:i]
+	}
+	if len(reason) > 100 {
+		reason = reason[:97] + "..."
+	}
+	return strings.TrimSuffix(reason, ".")
 }
 
 // passed tells whether the test point an expectation names passed in this
