@@ -369,10 +369,11 @@ func short(reason string) string {
 	if i := strings.Index(reason, ". "); i > 0 {
 		reason = reason[:i]
 	}
+	reason = strings.TrimSuffix(reason, ".")
 	if len(reason) > 100 {
 		reason = reason[:97] + "..."
 	}
-	return strings.TrimSuffix(reason, ".")
+	return reason
 }
 
 // passed tells whether the test point an expectation names passed in this
