@@ -64,6 +64,7 @@ if [ "$(cat "$bin/.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -x "$bin/runtimetes
 	# CGO_ENABLED=0: runtimetest runs inside a busybox rootfs with no libc.
 	(cd "$module" && CGO_ENABLED=0 timeout 600 go build -trimpath -o "$bin/" tool ./tapreport) ||
 		die "building the validation suite failed"
+	(cd "$module" && timeout 120 go test -count=1 ./tapreport) || die "tapreport's tests failed"
 	echo "$stamp" >"$bin/.stamp"
 fi
 
