@@ -159,6 +159,9 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err := p.conn.send(msgCommit, nil); err != nil {
 		return nil, fmt.Errorf("container init exited: %w", err)
 	}
+	if err := p.awaitCommitted(); err != nil {
+		return nil, err
+	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, p.pid); err != nil {
 			return nil, err
@@ -208,6 +211,22 @@ func (p *initProcess) waitCreated(hooks *specs.Hooks, st specs.State, console *c
 			return fmt.Errorf("unexpected message %d from init", typ)
 		}
 	}
+}
+
+// awaitCommitted waits for the init to close its end of the socket after
+// the commit: it unshares its cgroup namespace first, so that every
+// namespace is in place once create returns.
+func (p *initProcess) awaitCommitted() error {
+	typ, payload, err := p.conn.recv()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return p.died(p.pid, err)
+	case typ == msgError:
+		return remoteError(payload)
+	}
+	return fmt.Errorf("unexpected message %d from init after the commit", typ)
 }
 
 // warnUnknownCaps says which capabilities of p this kernel does not know,
@@ -310,9 +329,7 @@ func (c *Container) Start() error {
 		c.killAndWait()
 		return err
 	}
-	if err := runHooks("poststart", spec.Hooks.Poststart, st); err != nil {
-		Warnf("%v", err)
-	}
+	warnHooks("poststart", spec.Hooks.Poststart, st)
 	return nil
 }
 
@@ -439,9 +456,7 @@ func (c *Container) destroy() error {
 	if spec, err := c.Spec(); err == nil {
 		st := c.State().State
 		st.Status = specs.StateStopped
-		if err := runHooks("poststop", spec.Hooks.Poststop, st); err != nil {
-			Warnf("%v", err)
-		}
+		warnHooks("poststop", spec.Hooks.Poststop, st)
 	}
 	if cg, err := c.rec.cgroup(); err != nil {
 		return err

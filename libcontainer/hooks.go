@@ -32,6 +32,24 @@ func runHooks(kind string, hooks []specs.Hook, st specs.State) error {
 	return nil
 }
 
+// warnHooks runs poststart or poststop hooks: the runtime-spec makes a
+// failure there a warning, and the remaining hooks still run.
+func warnHooks(kind string, hooks []specs.Hook, st specs.State) {
+	if len(hooks) == 0 {
+		return
+	}
+	state, err := json.Marshal(st)
+	if err != nil {
+		Warnf("hooks.%s: %v", kind, err)
+		return
+	}
+	for i, h := range hooks {
+		if err := runHook(h, state); err != nil {
+			Warnf("hooks.%s[%d] %s: %v", kind, i, h.Path, err)
+		}
+	}
+}
+
 func runHook(h specs.Hook, state []byte) error {
 	ctx := context.Background()
 	if h.Timeout != nil {

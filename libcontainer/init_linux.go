@@ -387,6 +387,11 @@ func (p *process) exec(preserveFds int, peer conn) error {
 	if err := p.setupStdio(); err != nil {
 		return err
 	}
+	// Only stdio and the preserved fds may reach the container process.
+	// Before the filter: a profile need not allow close_range.
+	if err := unix.CloseRange(uint(3+preserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close fds: %w", err)
+	}
 	// Without no_new_privs only CAP_SYS_ADMIN may load a filter, and a
 	// non-root process loses it: load it first then, as runc does (the
 	// profile must then allow the rest of husk's setup).
@@ -444,10 +449,6 @@ func (p *process) exec(preserveFds int, peer conn) error {
 		}
 	}
 
-	// Only stdio and the preserved fds may reach the container process.
-	if err := unix.CloseRange(uint(3+preserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close fds: %w", err)
-	}
 	if err := unix.Exec(p.path, s.Args, p.env); err != nil {
 		return fmt.Errorf("exec %s: %w", p.path, err)
 	}

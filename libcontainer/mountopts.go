@@ -161,3 +161,16 @@ func parseMountOptions(options []string) (mountOptions, error) {
 func (o mountOptions) isBind(typ string) bool {
 	return typ == "bind" || o.flags&unix.MS_BIND != 0
 }
+
+// bindFlagWord is the first data word of a bind mount that is no key=value
+// filesystem option: a flag husk does not know (a typo, or one for another
+// runtime). Filesystem options are accepted, as runc and crun do; the
+// kernel ignores data for a bind mount.
+func (o mountOptions) bindFlagWord() (string, bool) {
+	for _, d := range o.data {
+		if k, _, ok := strings.Cut(d, "="); !ok || k == "" {
+			return d, true
+		}
+	}
+	return "", false
+}

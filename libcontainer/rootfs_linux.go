@@ -34,6 +34,11 @@ func (r *rootfs) prepare(spec *specs.Spec) error {
 	if p := spec.Linux.RootfsPropagation; p != "" {
 		prop = propagationFlags[p]
 	}
+	// An unbindable mount cannot be the source of the rootfs bind: private
+	// for now; finishRootfs makes the new / unbindable after pivot_root.
+	if prop&unix.MS_UNBINDABLE != 0 {
+		prop = prop&^unix.MS_UNBINDABLE | unix.MS_PRIVATE
+	}
 	// Keep the container's mounts from reaching the host.
 	if err := unix.Mount("", "/", "", prop, ""); err != nil {
 		return fmt.Errorf("set propagation of / to %s: %w", spec.Linux.RootfsPropagation, err)

@@ -312,8 +312,8 @@ func (v *validator) mount(field string, m specs.Mount) {
 		v.bad(field+".options", "option %q is only for tmpfs mounts", copyUpOption)
 	}
 	if opts.isBind(m.Type) {
-		if len(opts.data) > 0 {
-			v.bad(field+".options", "unknown option %q for a bind mount", opts.data[0])
+		if word, ok := opts.bindFlagWord(); ok {
+			v.bad(field+".options", "unknown option %q for a bind mount", word)
 		}
 		if m.Source == "" {
 			v.bad(field+".source", "a bind mount needs a source")

@@ -476,9 +476,9 @@ var validation = []struct {
 	{"bind mount with unknown option", func(c map[string]any) {
 		c["mounts"] = []any{map[string]any{"destination": "/data", "type": "bind", "source": "/tmp", "options": []any{"rbind", "ro", "foo"}}}
 	}, `mounts[0].options: unknown option "foo" for a bind mount`},
-	{"rbind mount with data", func(c map[string]any) {
-		c["mounts"] = []any{map[string]any{"destination": "/data", "type": "none", "source": "/tmp", "options": []any{"rbind", "mode=755"}}}
-	}, `mounts[0].options: unknown option "mode=755" for a bind mount`},
+	{"rbind mount with an unknown flag after data", func(c map[string]any) {
+		c["mounts"] = []any{map[string]any{"destination": "/data", "type": "none", "source": "/tmp", "options": []any{"rbind", "mode=755", "nosuchflag"}}}
+	}, `mounts[0].options: unknown option "nosuchflag" for a bind mount`},
 	{"bind mount without source", func(c map[string]any) {
 		c["mounts"] = []any{map[string]any{"destination": "/data", "type": "bind", "options": []any{"rbind"}}}
 	}, "mounts[0].source: "},

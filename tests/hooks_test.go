@@ -178,22 +178,34 @@ func TestHookFailureFailsCreate(t *testing.T) {
 	}
 }
 
-// Spec: a failing poststart hook is only a warning; husk must report it (a
-// message on stderr or a non-zero exit) and keep a consistent state: running
-// with a live process, or stopped. delete -f then removes everything.
+// hookAfterFailure is a hook that runs after a failing one of the same
+// kind and leaves a file in dir, so a test can see the rest still ran.
+func hookAfterFailure(dir string) specs.Hook {
+	return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo ran > " + filepath.Join(dir, "after")}}
+}
+
+// Spec: a failing poststart hook is only a warning: start succeeds with a
+// warning on stderr, the remaining poststart hooks still run, and the
+// state stays consistent: running with a live process, or stopped. delete
+// -f then removes everything.
 func TestPoststartHookFailure(t *testing.T) {
 	e := newEnv(t)
+	dir := e.hostDir()
 	s := baseSpec(sleeper...)
 	setHook(s, "poststart", specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 7"}})
+	s.Hooks.Poststart = append(s.Hooks.Poststart, hookAfterFailure(dir))
 	c := e.newContainer(s)
 	r := c.husk("create")
 	if isRunc() {
 		mustFail(t, r) // runc 1.1 runs poststart hooks during create
 	} else {
 		mustSucceed(t, r)
-		r = e.husk("start", c.id)
-		if r.code == 0 && strings.TrimSpace(r.stderr) == "" {
+		r = mustSucceed(t, e.husk("start", c.id))
+		if !strings.Contains(r.stderr, "warning: hooks.poststart[0]") {
 			t.Errorf("the failing poststart hook was not reported:\n%v", r)
+		}
+		if got := readIfExists(t, filepath.Join(dir, "after")); got != "ran\n" {
+			t.Errorf("the poststart hook after the failing one did not run (its file: %q)", got)
 		}
 		st := c.state()
 		if !(st.Status == specs.StateRunning && pidAlive(st.Pid)) && st.Status != specs.StateStopped {
@@ -204,12 +216,14 @@ func TestPoststartHookFailure(t *testing.T) {
 	c.assertGone()
 }
 
-// A failing poststop hook is reported by delete, which still removes the
-// container.
+// A failing poststop hook is reported by delete, which still runs the
+// remaining poststop hooks and removes the container.
 func TestPoststopHookFailure(t *testing.T) {
 	e := newEnv(t)
+	dir := e.hostDir()
 	s := baseSpec(sleeper...)
 	setHook(s, "poststop", specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo poststop-failed >&2; exit 7"}})
+	s.Hooks.Poststop = append(s.Hooks.Poststop, hookAfterFailure(dir))
 	c := e.runDetached(s)
 	c.waitReady("ready")
 	mustSucceed(t, c.kill("KILL"))
@@ -220,6 +234,12 @@ func TestPoststopHookFailure(t *testing.T) {
 	}
 	if r.code < 0 {
 		t.Fatal(fmt.Sprint(r))
+	}
+	if !isRunc() && r.code != 0 {
+		t.Errorf("delete failed for a poststop hook, which is only a warning:\n%v", r)
+	}
+	if got := readIfExists(t, filepath.Join(dir, "after")); got != "ran\n" {
+		t.Errorf("the poststop hook after the failing one did not run (its file: %q)", got)
 	}
 	c.assertGone()
 }

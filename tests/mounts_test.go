@@ -105,6 +105,27 @@ func TestMountBindAndRbind(t *testing.T) {
 	}
 }
 
+// A bind mount ignores filesystem data options (key=value words, as in a
+// list of options shared with tmpfs mounts): it is made, with its flags;
+// a word that is no flag nor key=value is still refused by name.
+func TestMountBindWithFilesystemData(t *testing.T) {
+	e := newEnv(t)
+	h := e.hostDir()
+	writeFile(t, filepath.Join(h, "file"), "data\n", 0o644)
+	s := baseSpec()
+	s.Mounts = append(s.Mounts, bindMount(h, "/b", "nosuid", "mode=755", "size=1k"))
+	out, mi := e.runWithMountinfo(s, "cat /b/file")
+	wantLines(t, out, "data")
+	if m := findMount(t, mi, "/b"); !slices.Contains(m.opts, "nosuid") {
+		t.Errorf("/b options %v lack nosuid", m.opts)
+	}
+
+	s = baseSpec()
+	s.Mounts = append(s.Mounts, bindMount(h, "/b", "mode=755", "nosuchflag"))
+	r := mustFail(t, e.runContainer(s, "true"))
+	checkErrorMessage(t, r, `.options: unknown option "nosuchflag" for a bind mount`)
+}
+
 func TestMountReadonlyBind(t *testing.T) {
 	e := newEnv(t)
 	ro, rw := e.hostDir(), e.hostDir()
@@ -171,6 +192,31 @@ func TestMountPropagation(t *testing.T) {
 		if (want == "" && field != "") || !strings.Contains(field, want) {
 			t.Errorf("mount with %s has propagation %q, want %q", opt, field, want)
 		}
+	}
+}
+
+// linux.rootfsPropagation, every value: the container's / shows it in
+// mountinfo. unbindable must not keep husk from binding the rootfs.
+func TestRootfsPropagation(t *testing.T) {
+	e := newEnv(t)
+	cases := map[string]string{
+		"private": "", "rprivate": "", "slave": "", "rslave": "",
+		"shared": "shared:", "rshared": "shared:", "unbindable": "unbindable", "runbindable": "unbindable",
+	}
+	for prop, want := range cases {
+		t.Run(prop, func(t *testing.T) {
+			s := baseSpec()
+			s.Linux.RootfsPropagation = prop
+			r := e.runContainer(s, withMountinfo("true")...)
+			if r.code != 0 {
+				t.Fatalf("container failed:\n%v", r)
+			}
+			_, mi := splitMountinfo(t, r.stdout)
+			field := strings.Join(findMount(t, mi, "/").optional, " ")
+			if (want == "" && field != "") || !strings.Contains(field, want) {
+				t.Errorf("/ with rootfsPropagation %s has propagation %q, want %q", prop, field, want)
+			}
+		})
 	}
 }
 

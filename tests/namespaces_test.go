@@ -52,6 +52,24 @@ func TestNamespacesUnshared(t *testing.T) {
 	}
 }
 
+// Every namespace is in place when create returns: the cgroup namespace,
+// which the init unshares last (once in its cgroup), too. Several
+// containers, as a late unshare shows only now and then.
+func TestNamespacesCompleteAfterCreate(t *testing.T) {
+	e := newEnv(t)
+	host := nsLink(t, "self", "cgroup")
+	for i := 0; i < 8; i++ {
+		s := baseSpec(sleeper...)
+		setNamespace(s, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+		c := e.create(s)
+		pid := strconv.Itoa(c.state().Pid)
+		if got := nsLink(t, pid, "cgroup"); got == host {
+			t.Errorf("container %d: cgroup namespace is still the host's (%s) after create", i, host)
+		}
+		mustSucceed(t, c.delete("-f"))
+	}
+}
+
 // Namespaces absent from the config are shared with the runtime's.
 func TestNamespacesShared(t *testing.T) {
 	e := newEnv(t)

@@ -330,3 +330,23 @@ func TestSecuritySeccompBadInput(t *testing.T) {
 		})
 	}
 }
+
+// A profile that does not allow close_range (older allow-lists, like the
+// one of the OCI validation suite) still runs the container, with or
+// without no_new_privs: husk marks its fds close-on-exec before it loads
+// the filter. The container still sees only stdio (and ls's own fd).
+func TestSecuritySeccompWithoutCloseRange(t *testing.T) {
+	e := newEnv(t)
+	deny := specs.LinuxSyscall{Names: []string{"close_range"}, Action: specs.ActErrno}
+	for _, nnp := range []bool{true, false} {
+		t.Run(map[bool]string{true: "nnp", false: "no-nnp"}[nnp], func(t *testing.T) {
+			s := seccompSpec(allowAllBut(deny), "ls /proc/self/fd")
+			s.Process.NoNewPrivileges = nnp
+			r := e.runContainer(s)
+			if r.code != 0 {
+				t.Fatalf("container failed:\n%v", r)
+			}
+			wantLines(t, lines(r.stdout), "0", "1", "2", "3")
+		})
+	}
+}
