@@ -83,6 +83,9 @@ type Manager interface {
 	// Paths is what Load needs to reopen the cgroup: controller (as in
 	// Path) to directory. It can be stored as JSON.
 	Paths() map[string]string
+	// Placement says how a new process can enter the cgroup without
+	// Apply's pid writes, which are slow (see Placement).
+	Placement() Placement
 }
 
 // The cgroup filesystems are mounted here on every supported host.

@@ -91,9 +91,10 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err := cg.Apply(-1); err != nil {
 		return nil, inFile(b.File, err)
 	}
+	cloneInto, byPid := createPlacement(cg, spec)
 	p, err = launch(launchOpts{
 		stateRoot: o.Root, dir: b.Dir, stdio: o.Stdio,
-		extra: append(extra, listener), ns: createRequest(spec),
+		extra: append(extra, listener), ns: createRequest(spec), cloneInto: cloneInto,
 	})
 	if err != nil {
 		return nil, err
@@ -122,8 +123,10 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	// without move_charge_at_immigrate). Then limits and device rules,
 	// after init has made the config's device nodes and before any user
 	// code runs.
-	if err := cg.Apply(p.pid); err != nil {
-		return nil, inFile(b.File, err)
+	if byPid {
+		if err := cg.Apply(p.pid); err != nil {
+			return nil, inFile(b.File, err)
+		}
 	}
 	if spec.Linux.Resources != nil {
 		if err := cg.Set(spec.Linux.Resources); err != nil {
@@ -146,6 +149,13 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	}
 	if err := p.conn.send(msgCommit, nil); err != nil {
 		return nil, fmt.Errorf("container init exited: %w", err)
+	}
+	// The init joins its cgroup and closes the socket: EOF, or an error.
+	if typ, payload, err := p.conn.recv(); err == nil {
+		if typ == msgError {
+			return nil, remoteError(payload)
+		}
+		return nil, fmt.Errorf("unexpected message %d from init", typ)
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, p.pid); err != nil {
@@ -491,7 +501,8 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if cg, err := c.rec.cgroup(); err != nil {
 		return 0, err
 	} else if cg != nil {
-		lo.place = cg.Apply
+		pl := cg.Placement()
+		lo.cloneInto, lo.ns.cgroupTasks = pl.CloneInto, pl.Tasks
 	}
 	if a := o.Process.ExecCPUAffinity; a != nil {
 		lo.cpus = a.Initial

@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"husk/cgroups"
 	"husk/seccomp"
 )
 
@@ -129,6 +130,10 @@ func containerInit(c conn, cfg *initConfig) error {
 	if err := r.protect(spec.Linux); err != nil {
 		return err
 	}
+	tasks, err := openCgroupTasks(cfg.CgroupPaths, spec)
+	if err != nil {
+		return err
+	}
 	if err := r.pivot(cfg.NoPivot); err != nil {
 		return err
 	}
@@ -153,8 +158,11 @@ func containerInit(c conn, cfg *initConfig) error {
 	if _, err := c.expect(msgCommit); err != nil {
 		return fmt.Errorf("parent gave up before the container was saved: %w", err)
 	}
-	// The parent has moved us into the container's cgroup: root the new
-	// cgroup namespace there. It is per thread; this one execs.
+	// Join the container's cgroup (this thread, which execs), and root
+	// the new cgroup namespace there. It is per thread too.
+	if err := cgroups.JoinTasks(tasks); err != nil {
+		return err
+	}
 	if cfg.NewCgroupNS {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("unshare cgroup namespace: %w", err)
