@@ -171,6 +171,7 @@ func containerInit(c conn, cfg *initConfig) error {
 	c.f.Close()
 
 	// Created: wait for `start` to connect. Errors from here on go to it.
+	releaseIdleMemory()
 	listener := os.NewFile(uintptr(cfg.StartFd), "start-listener")
 	nfd, _, err := unix.Accept4(int(listener.Fd()), unix.SOCK_CLOEXEC)
 	if err != nil {
