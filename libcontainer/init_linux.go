@@ -94,6 +94,7 @@ func containerInit(c conn, cfg *initConfig) error {
 	if err != nil {
 		return err
 	}
+	seccomp.Precompile(spec.Linux.Seccomp)
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("setsid: %w", err)
 	}
