@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"runtime"
 	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -22,6 +23,11 @@ var pending struct {
 func Precompile(s *specs.LinuxSeccomp) {
 	if s == nil || disabled(s) {
 		return
+	}
+	// The init runs with one P: the compilation (Go between many cgo
+	// calls) and the caller would take turns on it.
+	if runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
 	}
 	pending.Lock()
 	defer pending.Unlock()
