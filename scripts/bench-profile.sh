@@ -89,8 +89,10 @@ for ((i = 0; i < runs; i++)); do
 	profiles+=("$work/cpu-$i.pprof")
 done
 if command -v go >/dev/null 2>&1; then
-	"${tmo[@]}" go tool pprof -proto "${profiles[@]}" >"$out/cpu.pprof" 2>/dev/null
-	"${tmo[@]}" go tool pprof -top -nodecount=40 "$husk" "$out/cpu.pprof" >"$out/cpu-top.txt" 2>&1 || true
+	# The profiles carry their symbols; pprof's own lookup in the stripped
+	# binary would put wrong names on the addresses.
+	"${tmo[@]}" go tool pprof -symbolize=none -proto "${profiles[@]}" >"$out/cpu.pprof" 2>/dev/null
+	"${tmo[@]}" go tool pprof -symbolize=none -top -cum -nodecount=50 "$out/cpu.pprof" >"$out/cpu-top.txt" 2>&1 || true
 else
 	cp "${profiles[0]}" "$out/cpu.pprof"
 	echo "go not found: no merged profile; see cpu.pprof (one run)" >"$out/cpu-top.txt"
