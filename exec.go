@@ -39,8 +39,8 @@ var execCommand = &cli.Command{
 		}
 		var fwd *libcontainer.Forwarder
 		if !ctx.Bool("detach") {
+			// Never stopped: husk exits once the process has (see Wait).
 			fwd = libcontainer.NewForwarder()
-			defer fwd.Stop()
 		}
 		// The lock is held only while the process starts, not while it runs.
 		var pid int

@@ -596,9 +596,9 @@ func (f *Forwarder) Stop() { signal.Stop(f.sigs) }
 
 // Wait forwards signals (those caught so far first) to pid, reaps every
 // child that ends, and returns pid's exit code once it ends. The caller
-// must be pid's parent or its subreaper.
+// must be pid's parent or its subreaper. Signals stay caught afterwards:
+// husk exits right after, and Stop costs a thread handshake per signal.
 func (f *Forwarder) Wait(pid int) int {
-	defer f.Stop()
 	for {
 		if code, done := reap(pid); done {
 			return code
