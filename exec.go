@@ -48,8 +48,8 @@ var execCommand = &cli.Command{
 func runExec(ctx *cli.Context) error {
 	var fwd *libcontainer.Forwarder
 	if !ctx.Bool("detach") {
+		// Never stopped: husk exits once the process has (see Wait).
 		fwd = libcontainer.NewForwarder()
-		defer fwd.Stop()
 	}
 	// The lock is held only while the process starts, not while it runs.
 	var pid int

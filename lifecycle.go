@@ -100,8 +100,8 @@ var runCommand = &cli.Command{
 	Action: func(ctx *cli.Context) error {
 		var fwd *libcontainer.Forwarder
 		if !ctx.Bool("detach") {
+			// Never stopped: husk exits once the process has (see Wait).
 			fwd = libcontainer.NewForwarder()
-			defer fwd.Stop()
 		}
 		c, tio, err := create(ctx, ctx.Bool("detach"))
 		if err != nil {

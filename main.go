@@ -19,18 +19,26 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		libcontainer.Init()
 	}
-	app := newApp()
-	if err := app.Run(os.Args); err != nil {
+	stop := startCPUProfile()
+	code := runCLI(os.Args)
+	stop()
+	os.Exit(code)
+}
+
+// runCLI runs the command line and returns husk's exit code.
+func runCLI(args []string) int {
+	if err := newApp().Run(args); err != nil {
 		var exit cli.ExitCoder
 		if errors.As(err, &exit) {
 			if msg := err.Error(); msg != "" {
 				logError(msg)
 			}
-			os.Exit(exit.ExitCode())
+			return exit.ExitCode()
 		}
 		logError(err.Error())
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func newApp() *cli.App {

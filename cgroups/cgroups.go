@@ -7,12 +7,13 @@
 // The runtime uses it so:
 //
 //   - create: Validate(config.Linux.Resources) with the rest of the
-//     config; m, err := New(config.Linux.CgroupsPath, id); as soon as the
-//     child (nsenter) has a pid, m.Apply(pid), before the child unshares
-//     its cgroup namespace or forks the container's init, so both are
-//     inside; then m.Set(config.Linux.Resources) before the user process
-//     can run. Store m.Paths() in state.json. On any failure: kill the
-//     processes, then m.Destroy().
+//     config; m, err := New(config.Linux.CgroupsPath, id); m.Apply(-1)
+//     for the directories; the process enters them as m.Placement() says
+//     (cloned into the v2 directory, v1 tasks joined by the process
+//     itself), or by m.Apply(pid) where that cannot be; then
+//     m.Set(config.Linux.Resources) before the user process can run.
+//     Store m.Paths() in state.json. On any failure: kill the processes,
+//     then m.Destroy().
 //   - every later command: m, err := Load(state.CgroupPaths).
 //   - update: m.Set with the stored linux.resources with the update
 //     merged in (Set always sets the devices from what it is given).
@@ -83,6 +84,9 @@ type Manager interface {
 	// Paths is what Load needs to reopen the cgroup: controller (as in
 	// Path) to directory. It can be stored as JSON.
 	Paths() map[string]string
+	// Placement says how a new process can enter the cgroup without
+	// Apply's pid writes, which are slow (see Placement).
+	Placement() Placement
 }
 
 // The cgroup filesystems are mounted here on every supported host.

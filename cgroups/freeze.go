@@ -174,6 +174,11 @@ func signalAll(m Manager, sig unix.Signal) error {
 // (a process stuck in the kernel) they are killed anyway, and the error
 // says so.
 func freezeKillThaw(m Manager) error {
+	// Nothing to kill, and so nothing to freeze first: the common case of
+	// delete, after the container's init has exited.
+	if pids, err := m.Pids(); err == nil && len(pids) == 0 {
+		return nil
+	}
 	ferr := m.Freeze()
 	kerr := m.Signal(unix.SIGKILL)
 	terr := m.Thaw()

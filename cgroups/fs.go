@@ -163,6 +163,10 @@ func readPids(fs fileSystem, dir string, out []int) ([]int, error) {
 // for a moment after they were killed: it is retried with a backoff of
 // about one second in total.
 func removeTree(fs fileSystem, dir string) error {
+	// Most cgroups have no sub-cgroups: try without listing first.
+	if err := fs.Rmdir(dir); err == nil || errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	subs, err := fs.SubDirs(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,32 +45,75 @@ func (r *rootfs) mountCgroup(dest string, opts mountOptions) error {
 	}
 	defer t.Close()
 	if len(hier) == 1 && hier[0].mountpoint == cgroupRoot {
-		return r.mountHierarchy(dest, hier[0], flags)
+		if bound, err := r.mountHierarchy(dest, hier[0]); err != nil || !bound {
+			return err
+		}
+		return r.finishMount(dest, mountOptions{flags: flags | unix.MS_BIND})
 	}
 	if err := unix.Mount("tmpfs", procFd(t), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return fmt.Errorf("mount tmpfs for cgroups: %w", err)
 	}
+	var bound []string
 	for _, h := range hier {
-		if err := r.mountHierarchy(filepath.Join(dest, filepath.Base(h.mountpoint)), h, flags); err != nil {
+		d := filepath.Join(dest, filepath.Base(h.mountpoint))
+		ok, err := r.mountHierarchy(d, h)
+		if err != nil {
 			return err
+		}
+		if ok {
+			bound = append(bound, d)
 		}
 	}
 	if err := r.copyCgroupSymlinks(dest); err != nil {
 		return err
 	}
-	if flags&unix.MS_RDONLY != 0 {
-		t2, err := r.target(dest, true)
-		if err != nil {
+	t2, err := r.target(dest, true)
+	if err != nil {
+		return err
+	}
+	defer t2.Close()
+	// One recursive mount_setattr for the tmpfs and every bind in it,
+	// instead of a remount (and a path resolution) per hierarchy.
+	if attr, ok := recursiveAttrs(flags); ok {
+		err := unix.MountSetattr(int(t2.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr})
+		if !errors.Is(err, unix.ENOSYS) {
+			if err != nil {
+				return fmt.Errorf("set cgroup mount flags: %w", err)
+			}
+			return nil
+		}
+	}
+	for _, d := range bound {
+		if err := r.finishMount(d, mountOptions{flags: flags | unix.MS_BIND}); err != nil {
 			return err
 		}
-		defer t2.Close()
+	}
+	if flags&unix.MS_RDONLY != 0 {
 		return remountBind(procFd(t2), flags)
 	}
 	return nil
 }
 
-// mountHierarchy binds the container's directory in hierarchy h at dest.
-func (r *rootfs) mountHierarchy(dest string, h mountEntry, flags uintptr) error {
+// recursiveAttrs turns mount flags into MOUNT_ATTR_* bits, when all of
+// them have one (relatime is the default and needs none).
+func recursiveAttrs(flags uintptr) (uint64, bool) {
+	var attr uint64
+	rest := flags &^ unix.MS_RELATIME
+	for flag, a := range map[uintptr]uint64{
+		unix.MS_RDONLY: unix.MOUNT_ATTR_RDONLY, unix.MS_NOSUID: unix.MOUNT_ATTR_NOSUID,
+		unix.MS_NODEV: unix.MOUNT_ATTR_NODEV, unix.MS_NOEXEC: unix.MOUNT_ATTR_NOEXEC,
+	} {
+		if rest&flag != 0 {
+			attr |= a
+			rest &^= flag
+		}
+	}
+	return attr, rest == 0
+}
+
+// mountHierarchy binds the container's directory in hierarchy h at dest;
+// false when the container has no cgroup in h.
+func (r *rootfs) mountHierarchy(dest string, h mountEntry) (bool, error) {
 	src := ""
 	for _, p := range r.cgroupPaths {
 		if p == h.mountpoint || strings.HasPrefix(p, h.mountpoint+"/") {
@@ -78,17 +122,17 @@ func (r *rootfs) mountHierarchy(dest string, h mountEntry, flags uintptr) error 
 		}
 	}
 	if src == "" {
-		return nil // a hierarchy the container has no cgroup in: leave it out
+		return false, nil // a hierarchy the container has no cgroup in: leave it out
 	}
 	t, err := r.target(dest, true)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer t.Close()
 	if err := unix.Mount(src, procFd(t), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind %s: %w", src, err)
+		return false, fmt.Errorf("bind %s: %w", src, err)
 	}
-	return r.finishMount(dest, mountOptions{flags: flags | unix.MS_BIND})
+	return true, nil
 }
 
 // copyCgroupSymlinks repeats the host's links for co-mounted controllers

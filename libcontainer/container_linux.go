@@ -102,9 +102,10 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err := cg.Apply(-1); err != nil {
 		return nil, inFile(b.File, err)
 	}
+	cloneInto, byPid := createPlacement(cg, spec)
 	p, err = launch(launchOpts{
 		stateRoot: o.Root, dir: b.Dir, stdio: stdio,
-		extra: append(extra, listener), ns: createRequest(spec),
+		extra: append(extra, listener), ns: createRequest(spec), cloneInto: cloneInto,
 	})
 	closeStdio()
 	if err != nil {
@@ -134,8 +135,10 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	// without move_charge_at_immigrate). Then limits and device rules,
 	// after init has made the config's device nodes and before any user
 	// code runs.
-	if err := cg.Apply(p.pid); err != nil {
-		return nil, inFile(b.File, err)
+	if byPid {
+		if err := cg.Apply(p.pid); err != nil {
+			return nil, inFile(b.File, err)
+		}
 	}
 	if spec.Linux.Resources != nil {
 		if err := cg.Set(spec.Linux.Resources); err != nil {
@@ -523,7 +526,8 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if cg, err := c.rec.cgroup(); err != nil {
 		return 0, err
 	} else if cg != nil {
-		lo.place = cg.Apply
+		pl := cg.Placement()
+		lo.cloneInto, lo.ns.cgroupTasks = pl.CloneInto, pl.Tasks
 	}
 	if a := o.Process.ExecCPUAffinity; a != nil {
 		lo.cpus = a.Initial
@@ -626,9 +630,9 @@ func (f *Forwarder) Stop() { signal.Stop(f.sigs) }
 
 // Wait forwards signals (those caught so far first) to pid, reaps every
 // child that ends, and returns pid's exit code once it ends. The caller
-// must be pid's parent or its subreaper.
+// must be pid's parent or its subreaper. Signals stay caught afterwards:
+// husk exits right after, and Stop costs a thread handshake per signal.
 func (f *Forwarder) Wait(pid int) int {
-	defer f.Stop()
 	for {
 		if code, done := reap(pid); done {
 			return code

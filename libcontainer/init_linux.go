@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"husk/cgroups"
 	"husk/seccomp"
 )
 
@@ -127,6 +128,7 @@ func containerInit(c conn, cfg *initConfig) error {
 	if err != nil {
 		return err
 	}
+	seccomp.Precompile(spec.Linux.Seccomp)
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("setsid: %w", err)
 	}
@@ -161,6 +163,10 @@ func containerInit(c conn, cfg *initConfig) error {
 		return err
 	}
 	if err := r.protect(spec.Linux); err != nil {
+		return err
+	}
+	tasks, err := openCgroupTasks(cfg.CgroupPaths, spec)
+	if err != nil {
 		return err
 	}
 	// The terminal comes from the container's devpts, once every mount is
@@ -205,8 +211,11 @@ func containerInit(c conn, cfg *initConfig) error {
 	if _, err := c.expect(msgCommit); err != nil {
 		return fmt.Errorf("parent gave up before the container was saved: %w", err)
 	}
-	// The parent has moved us into the container's cgroup: root the new
-	// cgroup namespace there. It is per thread; this one execs.
+	// Join the container's cgroup (this thread, which execs), and root
+	// the new cgroup namespace there. It is per thread too.
+	if err := cgroups.JoinTasks(tasks); err != nil {
+		return err
+	}
 	if cfg.NewCgroupNS {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("unshare cgroup namespace: %w", err)
@@ -215,6 +224,7 @@ func containerInit(c conn, cfg *initConfig) error {
 	c.f.Close()
 
 	// Created: wait for `start` to connect. Errors from here on go to it.
+	releaseIdleMemory()
 	listener := os.NewFile(uintptr(cfg.StartFd), "start-listener")
 	nfd, _, err := unix.Accept4(int(listener.Fd()), unix.SOCK_CLOEXEC)
 	if err != nil {

@@ -21,6 +21,8 @@ type nsRequest struct {
 	gidMap []specs.LinuxIDMapping
 	timens string
 	oom    *int
+	// cgroupTasks are v1 tasks files nsenter joins first (cgroups.Placement).
+	cgroupTasks []string
 }
 
 // nsenterNames are the type names nsenter.c knows.
@@ -52,6 +54,9 @@ func (r *nsRequest) encode() []byte {
 	kv := func(k, v string) { b.WriteString(k + "=" + v + "\x00") }
 	for _, j := range r.join {
 		kv("join", j[0]+":"+j[1])
+	}
+	for _, t := range r.cgroupTasks {
+		kv("cgtask", t)
 	}
 	kv("clone", strconv.Itoa(r.clone))
 	if r.timens != "" {
@@ -96,10 +101,11 @@ type launchOpts struct {
 	extra     []*os.File  // fds handed to the process as 3, 4, ...
 	ns        nsRequest
 	cpus      string // CPU list to start on (execCPUAffinity.initial)
-	// place puts the new process in the container's cgroup before nsenter
-	// runs, so a cgroup namespace is rooted there and no user code ever
-	// runs outside it.
-	place func(pid int) error
+	// cloneInto is a cgroup v2 directory the process starts in
+	// (CLONE_INTO_CGROUP); with ns.cgroupTasks, it puts the process in the
+	// container's cgroup before nsenter runs, so a cgroup namespace is
+	// rooted there and no user code ever runs outside it.
+	cloneInto string
 }
 
 // initProcess is a started `husk init` after nsenter has done its work.
@@ -133,7 +139,13 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 	env := []string{"_HUSK_INITPIPE=" + strconv.Itoa(len(files)-1), "GOMAXPROCS=1"}
 	// Exec through our own fd table: the path stays valid in the child.
 	path := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), exe.Fd())
-	proc, err := os.StartProcess(path, []string{"husk", "init"}, &os.ProcAttr{Dir: o.dir, Env: env, Files: files})
+	sys, closeDir, err := cloneIntoAttr(o.cloneInto)
+	if err != nil {
+		parent.Close()
+		return nil, err
+	}
+	proc, err := os.StartProcess(path, []string{"husk", "init"}, &os.ProcAttr{Dir: o.dir, Env: env, Files: files, Sys: sys})
+	closeDir()
 	if err != nil {
 		parent.Close()
 		return nil, fmt.Errorf("start init: %w", err)
@@ -158,11 +170,6 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 	}
 	if o.cpus != "" {
 		if err := setAffinity(proc.Pid, "process.execCPUAffinity.initial", o.cpus); err != nil {
-			return nil, err
-		}
-	}
-	if o.place != nil {
-		if err := o.place(proc.Pid); err != nil {
 			return nil, err
 		}
 	}

@@ -11,6 +11,9 @@
  * Protocol (see libcontainer/message.go): frames of u32 type, u32 length,
  * payload, in host byte order, over the socket in _HUSK_INITPIPE.
  *   parent -> here: MSG_NSCONFIG, NUL-separated "key=value" strings:
+ *     cgtask=<path>       a cgroup v1 tasks file to write "0" to, first of
+ *                         all: this single thread moves itself, which
+ *                         unlike a pid write takes no global cgroup lock
  *     join=<type>:<path>  setns into that namespace (user first, in order)
  *     clone=<flags>       CLONE_NEW* flags to unshare
  *     timens=<offsets>    written to /proc/self/timens_offsets
@@ -224,6 +227,9 @@ void nsenter(void)
 			timens = kv + 7;
 		} else if (strncmp(kv, "oom=", 4) == 0) {
 			oom = kv + 4;
+		} else if (strncmp(kv, "cgtask=", 7) == 0) {
+			/* Still in the parent's mount namespace: host paths resolve. */
+			write_file(kv + 7, "0");
 		}
 	}
 

@@ -9,3 +9,17 @@ void nsenter(void);
 __attribute__((constructor)) static void husk_nsenter(void) { nsenter(); }
 */
 import "C"
+
+import (
+	"os"
+	"runtime"
+)
+
+func init() {
+	// `husk init` joins the container's v1 cgroups with the thread that
+	// execs, which must be the thread group leader, whose cgroup memory is
+	// charged to: package inits run on the main thread, keep it there.
+	if os.Getenv("_HUSK_INITPIPE") != "" {
+		runtime.LockOSThread()
+	}
+}

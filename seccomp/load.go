@@ -64,6 +64,13 @@ type Filter struct {
 // created, it keeps that time out of `start`. A disabled config gives a
 // nil Filter, whose Load does nothing.
 func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
+	if f, ok, err := precompiled(s); ok {
+		return f, err
+	}
+	return compileNow(s)
+}
+
+func compileNow(s *specs.LinuxSeccomp) (*Filter, error) {
 	if err := Validate(s); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,33 @@
+package seccomp
+
+import (
+	"slices"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestPrecompileGivesTheSameFilter(t *testing.T) {
+	s := loadProfile(t)
+	want, err := compileNow(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Precompile(s)
+	got, err := Compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || !slices.Equal(got.prog, want.prog) || got.flags != want.flags {
+		t.Fatalf("precompiled filter differs from a direct compilation")
+	}
+	if pending.cfg != nil {
+		t.Fatalf("the precompiled result is still pending after use")
+	}
+	// Another config is compiled on its own, and errors come through.
+	bad := &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOPE"}
+	Precompile(bad)
+	if _, err := Compile(bad); err == nil {
+		t.Fatalf("Compile of a precompiled bad config succeeded")
+	}
+}
