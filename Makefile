@@ -15,7 +15,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_TIMEOUT ?= 15m
 
 # Everything that can change the binary; *_test.go files cannot.
-SOURCES := $(shell find . \( -path ./.git -o -path ./bin -o -path ./_demo \) -prune -o \
+SOURCES := $(shell find . \( -path ./.git -o -path ./bin -o -path ./_demo -o -path ./_conformance -o -path ./_profile -o -path ./_vm \) -prune -o \
 	-type f \( -name '*.go' -o -name '*.c' -o -name '*.h' \) ! -name '*_test.go' -print) \
 	go.mod $(wildcard go.sum)
 
@@ -61,7 +61,7 @@ test: deps build lint unit fuzz integration conformance test-engines test-vm
 
 unit:
 	@pkgs=$$($(GO) list ./...) || exit 1; \
-	pkgs=$$(echo "$$pkgs" | grep -v '/tests$$' || true); \
+	pkgs=$$(echo "$$pkgs" | grep -v -e '/tests$$' -e '/tests/engines$$' || true); \
 	if [ -z "$$pkgs" ]; then echo "unit: no packages"; exit 0; fi; \
 	echo "$(GO) test -count=1 <packages but ./tests>"; \
 	$(STAGE) 600 $(GO) test -count=1 -timeout 8m $$pkgs
@@ -111,4 +111,4 @@ bench-profile: deps build
 	scripts/bench-profile.sh
 
 clean:
-	rm -rf bin _demo _profile
+	rm -rf bin _demo _profile _conformance
