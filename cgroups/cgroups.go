@@ -37,6 +37,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"husk/internal/mountinfo"
 )
 
 // Manager is one container's cgroup: one directory per v1 hierarchy, or one
@@ -272,46 +274,13 @@ func parseCgroupMounts(data string) []mount {
 			continue
 		}
 		out = append(out, mount{
-			root:      unescapeMountinfo(fields[3]),
-			point:     unescapeMountinfo(fields[4]),
+			root:      mountinfo.Unescape(fields[3]),
+			point:     mountinfo.Unescape(fields[4]),
 			fstype:    fstype,
 			superOpts: strings.Split(fields[sep+3], ","),
 		})
 	}
 	return out
-}
-
-// unescapeMountinfo undoes the kernel's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' {
-			if v, ok := octal3(s[i+1:]); ok {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func octal3(s string) (byte, bool) {
-	if len(s) < 3 {
-		return 0, false
-	}
-	var v int
-	for _, c := range s[:3] {
-		if c < '0' || c > '7' {
-			return 0, false
-		}
-		v = v*8 + int(c-'0')
-	}
-	return byte(v), v < 256
 }
 
 // findMount picks the mount of a hierarchy under /sys/fs/cgroup: the

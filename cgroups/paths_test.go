@@ -117,14 +117,6 @@ func TestResolveBindMountedHierarchy(t *testing.T) {
 	}
 }
 
-func TestUnescapeMountinfo(t *testing.T) {
-	for in, want := range map[string]string{`/a\040b`: "/a b", `/x\134y`: `/x\y`, `/t\011`: "/t\t", `/bad\9`: `/bad\9`, `/end\04`: `/end\04`} {
-		if got := unescapeMountinfo(in); got != want {
-			t.Errorf("%q: got %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestLoad(t *testing.T) {
 	for _, bad := range []map[string]string{
 		nil,

@@ -3,8 +3,9 @@ package libcontainer
 import (
 	"bufio"
 	"os"
-	"strconv"
 	"strings"
+
+	"husk/internal/mountinfo"
 )
 
 type mountEntry struct {
@@ -33,26 +34,7 @@ func readMountinfo() ([]mountEntry, error) {
 		if len(a) < 5 || len(b) < 3 {
 			continue
 		}
-		out = append(out, mountEntry{root: unescapeOctal(a[3]), mountpoint: unescapeOctal(a[4]), fstype: b[0], superOpts: b[2]})
+		out = append(out, mountEntry{root: mountinfo.Unescape(a[3]), mountpoint: mountinfo.Unescape(a[4]), fstype: b[0], superOpts: b[2]})
 	}
 	return out, s.Err()
-}
-
-// unescapeOctal undoes the kernel's \NNN escaping of spaces and the like.
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
