@@ -39,43 +39,59 @@ func (r *rootfs) mountCgroup(dest string, opts mountOptions) error {
 		}
 	}
 	flags := opts.flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	t, err := r.target(dest, true)
+	t, err := r.resolvedTarget(dest, true)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
 	if len(hier) == 1 && hier[0].mountpoint == cgroupRoot {
-		if bound, err := r.mountHierarchy(dest, hier[0]); err != nil || !bound {
+		src := r.cgroupSource(hier[0])
+		if src == "" {
+			return nil
+		}
+		if err := bindCgroup(src, t); err != nil {
 			return err
 		}
 		return r.finishMount(dest, mountOptions{flags: flags | unix.MS_BIND})
 	}
-	if err := unix.Mount("tmpfs", procFd(t), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
+	if err := unix.Mount("tmpfs", t.path(), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return fmt.Errorf("mount tmpfs for cgroups: %w", err)
 	}
-	var bound []string
-	for _, h := range hier {
-		d := filepath.Join(dest, filepath.Base(h.mountpoint))
-		ok, err := r.mountHierarchy(d, h)
-		if err != nil {
-			return err
-		}
-		if ok {
-			bound = append(bound, d)
-		}
-	}
-	if err := r.copyCgroupSymlinks(dest); err != nil {
-		return err
-	}
-	t2, err := r.target(dest, true)
+	// The new tmpfs is ours and empty: its directories and links are made
+	// by name under one handle of it, with no further lookup in the rootfs.
+	top, err := openInRoot(r.handle, dest, unix.O_DIRECTORY)
 	if err != nil {
 		return err
 	}
-	defer t2.Close()
+	defer top.Close()
+	var bound []string
+	for _, h := range hier {
+		src := r.cgroupSource(h)
+		if src == "" {
+			continue // a hierarchy the container has no cgroup in: leave it out
+		}
+		name := filepath.Base(h.mountpoint)
+		if err := unix.Mkdirat(int(top), name, 0o755); err != nil {
+			return fmt.Errorf("cgroup mount point %s: %w", name, err)
+		}
+		d, err := openBeneath(top, name, unix.O_DIRECTORY)
+		if err != nil {
+			return err
+		}
+		err = bindCgroup(src, d)
+		d.Close()
+		if err != nil {
+			return err
+		}
+		bound = append(bound, filepath.Join(dest, name))
+	}
+	if err := copyCgroupSymlinks(top); err != nil {
+		return err
+	}
 	// One recursive mount_setattr for the tmpfs and every bind in it,
 	// instead of a remount (and a path resolution) per hierarchy.
 	if attr, ok := recursiveAttrs(flags); ok {
-		err := unix.MountSetattr(int(t2.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr})
+		err := setAttrs(top, attr, 0)
 		if !errors.Is(err, unix.ENOSYS) {
 			if err != nil {
 				return fmt.Errorf("set cgroup mount flags: %w", err)
@@ -89,7 +105,7 @@ func (r *rootfs) mountCgroup(dest string, opts mountOptions) error {
 		}
 	}
 	if flags&unix.MS_RDONLY != 0 {
-		return remountBind(procFd(t2), flags)
+		return remountBind(top.path(), flags)
 	}
 	return nil
 }
@@ -111,33 +127,27 @@ func recursiveAttrs(flags uintptr) (uint64, bool) {
 	return attr, rest == 0
 }
 
-// mountHierarchy binds the container's directory in hierarchy h at dest;
-// false when the container has no cgroup in h.
-func (r *rootfs) mountHierarchy(dest string, h mountEntry) (bool, error) {
-	src := ""
+// cgroupSource is the container's directory in hierarchy h, or "" when
+// it has no cgroup there.
+func (r *rootfs) cgroupSource(h mountEntry) string {
 	for _, p := range r.cgroupPaths {
 		if p == h.mountpoint || strings.HasPrefix(p, h.mountpoint+"/") {
-			src = p
-			break
+			return p
 		}
 	}
-	if src == "" {
-		return false, nil // a hierarchy the container has no cgroup in: leave it out
+	return ""
+}
+
+func bindCgroup(src string, t handle) error {
+	if err := unix.Mount(src, t.path(), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", src, err)
 	}
-	t, err := r.target(dest, true)
-	if err != nil {
-		return false, err
-	}
-	defer t.Close()
-	if err := unix.Mount(src, procFd(t), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return false, fmt.Errorf("bind %s: %w", src, err)
-	}
-	return true, nil
+	return nil
 }
 
 // copyCgroupSymlinks repeats the host's links for co-mounted controllers
-// (cpu -> cpu,cpuacct).
-func (r *rootfs) copyCgroupSymlinks(dest string) error {
+// (cpu -> cpu,cpuacct) in dir, the new cgroup tmpfs.
+func copyCgroupSymlinks(dir handle) error {
 	entries, err := os.ReadDir(cgroupRoot)
 	if err != nil {
 		return nil
@@ -150,7 +160,7 @@ func (r *rootfs) copyCgroupSymlinks(dest string) error {
 		if err != nil || strings.Contains(link, "/") {
 			continue
 		}
-		if err := r.symlink(link, filepath.Join(dest, e.Name())); err != nil {
+		if err := symlinkAt(link, dir, e.Name()); err != nil {
 			return err
 		}
 	}

@@ -87,8 +87,8 @@ func checkPtmx(f *os.File) error {
 // bindConsole binds the pty slave over /dev/console (target, an O_PATH
 // handle inside the rootfs), so that programs writing to the console
 // reach the container's terminal, as in runc.
-func bindConsole(slave, target *os.File) error {
-	if err := unix.Mount(procFd(slave), procFd(target), "", unix.MS_BIND, ""); err != nil {
+func bindConsole(slave *os.File, target handle) error {
+	if err := unix.Mount(procFd(slave), target.path(), "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("process.terminal: bind the pty over /dev/console: %w", err)
 	}
 	return nil

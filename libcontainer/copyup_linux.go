@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -23,23 +22,23 @@ const copyUpOption = "tmpcopyup"
 // descriptor of the new mount, entry by entry with *at calls that never
 // follow a symlink: no path is resolved on the host, and a symlink in the
 // image is copied as a symlink.
-func (r *rootfs) mountTmpfsCopyUp(m specs.Mount, dest string, t *os.File, opts mountOptions) error {
-	src, err := unix.Openat(int(t.Fd()), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+func (r *rootfs) mountTmpfsCopyUp(m specs.Mount, dest string, t handle, opts mountOptions) error {
+	src, err := unix.Openat(int(t), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("%s: open the directory to copy: %w", copyUpOption, err)
 	}
 	defer unix.Close(src)
 	data := strings.Join(opts.data, ",")
 	// Writable for the copy; made read-only after it when asked.
-	if err := unix.Mount(m.Source, procFd(t), m.Type, opts.flags&^unix.MS_RDONLY, data); err != nil {
+	if err := unix.Mount(m.Source, t.path(), m.Type, opts.flags&^unix.MS_RDONLY, data); err != nil {
 		return mountError(m.Type, data, err)
 	}
-	top, err := pathrs.OpenatInRoot(r.handle, dest)
+	top, err := openInRoot(r.handle, dest, unix.O_DIRECTORY)
 	if err != nil {
 		return err
 	}
 	defer top.Close()
-	dst, err := unix.Openat(int(top.Fd()), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dst, err := unix.Openat(int(top), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("%s: open the new tmpfs: %w", copyUpOption, err)
 	}
@@ -48,7 +47,7 @@ func (r *rootfs) mountTmpfsCopyUp(m specs.Mount, dest string, t *os.File, opts m
 		return fmt.Errorf("%s: %w", copyUpOption, err)
 	}
 	if opts.flags&unix.MS_RDONLY != 0 {
-		if err := unix.Mount("", procFd(top), "", unix.MS_REMOUNT|opts.flags, data); err != nil {
+		if err := unix.Mount("", top.path(), "", unix.MS_REMOUNT|opts.flags, data); err != nil {
 			return fmt.Errorf("%s: remount read-only: %w", copyUpOption, err)
 		}
 	}

@@ -1,7 +1,6 @@
 package libcontainer
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -45,33 +44,52 @@ func needsDevSetup(mounts []specs.Mount) bool {
 func (r *rootfs) setupDev(devices []specs.LinuxDevice) error {
 	oldMask := unix.Umask(0)
 	defer unix.Umask(oldMask)
+	// Every default node and link is in /dev: open each directory once.
+	dirs := map[string]handle{}
+	defer func() {
+		for _, h := range dirs {
+			h.Close()
+		}
+	}()
+	dir := func(p string) (handle, string, error) {
+		d := filepath.Dir(p)
+		h, ok := dirs[d]
+		if !ok {
+			var err error
+			if h, err = r.mkdirAll(d); err != nil {
+				return -1, "", err
+			}
+			dirs[d] = h
+		}
+		return h, filepath.Base(p), nil
+	}
 	for _, d := range append(append([]specs.LinuxDevice{}, defaultDevices...), devices...) {
-		if err := r.createDevice(d); err != nil {
+		h, name, err := dir(d.Path)
+		if err == nil {
+			err = r.createDevice(h, name, d)
+		}
+		if err != nil {
 			return fmt.Errorf("device %s: %w", d.Path, err)
 		}
 	}
 	for _, l := range devSymlinks {
-		if err := r.symlink(l[0], l[1]); err != nil {
+		h, name, err := dir(l[1])
+		if err == nil {
+			err = symlinkAt(l[0], h, name)
+		}
+		if err != nil {
 			return fmt.Errorf("symlink %s: %w", l[1], err)
 		}
 	}
 	return nil
 }
 
-func (r *rootfs) createDevice(d specs.LinuxDevice) error {
-	parent, err := r.mkdirAll(filepath.Dir(d.Path))
-	if err != nil {
-		return err
-	}
-	defer parent.Close()
-	name := filepath.Base(d.Path)
-	dirfd := int(parent.Fd())
-	// An existing node (a default device listed again) is replaced.
-	if err := unix.Unlinkat(dirfd, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		return err
-	}
+// createDevice makes the node d as name in dir; an existing node (a
+// default device listed again) is replaced.
+func (r *rootfs) createDevice(dir handle, name string, d specs.LinuxDevice) error {
+	dirfd := int(dir)
 	if r.userns {
-		return bindHostDevice(dirfd, name, d.Path)
+		return createAt(dir, name, func() error { return bindHostDevice(dirfd, name, d.Path) })
 	}
 	typ, _ := deviceMode(d.Type)
 	perm := uint32(0o666)
@@ -82,7 +100,7 @@ func (r *rootfs) createDevice(d specs.LinuxDevice) error {
 	if d.Type == "p" {
 		dev = 0
 	}
-	if err := unix.Mknodat(dirfd, name, typ|perm, int(dev)); err != nil {
+	if err := createAt(dir, name, func() error { return unix.Mknodat(dirfd, name, typ|perm, int(dev)) }); err != nil {
 		return fmt.Errorf("mknod: %w", err)
 	}
 	uid, gid := -1, -1
@@ -91,6 +109,9 @@ func (r *rootfs) createDevice(d specs.LinuxDevice) error {
 	}
 	if d.GID != nil {
 		gid = int(*d.GID)
+	}
+	if uid == -1 && gid == -1 {
+		return nil
 	}
 	if err := unix.Fchownat(dirfd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("chown: %w", err)
@@ -107,22 +128,23 @@ func bindHostDevice(dirfd int, name, hostPath string) error {
 	}
 	defer unix.Close(fd)
 	// Remount the file's fd path: it names exactly the file just made.
-	target := fmt.Sprintf("/proc/self/fd/%d", fd)
-	if err := unix.Mount(hostPath, target, "", unix.MS_BIND, ""); err != nil {
+	if err := unix.Mount(hostPath, handle(fd).path(), "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind host device: %w", err)
 	}
 	return nil
 }
 
+// symlink makes newname (a path in the container) a link to oldname,
+// replacing what is there.
 func (r *rootfs) symlink(oldname, newname string) error {
 	parent, err := r.mkdirAll(filepath.Dir(newname))
 	if err != nil {
 		return err
 	}
 	defer parent.Close()
-	name := filepath.Base(newname)
-	if err := unix.Unlinkat(int(parent.Fd()), name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		return err
-	}
-	return unix.Symlinkat(oldname, int(parent.Fd()), name)
+	return symlinkAt(oldname, parent, filepath.Base(newname))
+}
+
+func symlinkAt(oldname string, dir handle, name string) error {
+	return createAt(dir, name, func() error { return unix.Symlinkat(oldname, int(dir), name) })
 }

@@ -6,18 +6,17 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 // rootfs prepares a container's root filesystem inside the init's private
-// mount namespace; every path under it is resolved with pathrs so that a
-// symlink in the image can never send a mount outside the rootfs.
+// mount namespace; every path under it is resolved with
+// openat2(RESOLVE_IN_ROOT) (inroot_linux.go) so that a symlink in the image
+// can never send a mount outside the rootfs.
 type rootfs struct {
 	path   string
 	bundle string
@@ -27,7 +26,7 @@ type rootfs struct {
 	cgroupPaths map[string]string
 }
 
-func procFd(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
+func procFd(f *os.File) string { return handle(f.Fd()).path() }
 
 func (r *rootfs) prepare(spec *specs.Spec) error {
 	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
@@ -84,43 +83,47 @@ func (r *rootfs) inRoot(p string) (string, error) {
 }
 
 // mkdirAll creates dir inside the rootfs and returns an O_PATH handle to
-// it; pathrs checks every step again, so a race cannot escape the rootfs.
-func (r *rootfs) mkdirAll(dir string) (*os.File, error) {
+// it.
+func (r *rootfs) mkdirAll(dir string) (handle, error) {
 	dir, err := r.inRoot(dir)
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
-	return pathrs.MkdirAllHandle(r.handle, dir, 0o755)
+	return mkdirAllInRoot(r.handle, dir, 0o755)
 }
 
 // target returns an O_PATH handle of dest inside the rootfs, creating it as
 // a directory or an empty file when it is missing.
-func (r *rootfs) target(dest string, dir bool) (*os.File, error) {
+func (r *rootfs) target(dest string, dir bool) (handle, error) {
 	dest, err := r.inRoot(dest)
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
+	return r.resolvedTarget(dest, dir)
+}
+
+// resolvedTarget is target for a dest that inRoot already gave.
+func (r *rootfs) resolvedTarget(dest string, dir bool) (handle, error) {
 	if dir {
-		return r.mkdirAll(dest)
+		return mkdirAllInRoot(r.handle, dest, 0o755)
 	}
-	if f, err := pathrs.OpenatInRoot(r.handle, dest); err == nil {
-		return f, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+	if h, err := openInRoot(r.handle, dest, 0); err == nil || !errors.Is(err, unix.ENOENT) {
+		return h, err
 	}
-	parent, err := r.mkdirAll(filepath.Dir(dest))
+	parent, err := mkdirAllInRoot(r.handle, filepath.Dir(dest), 0o755)
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
 	defer parent.Close()
-	fd, err := unix.Openat(int(parent.Fd()), filepath.Base(dest), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
-	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return nil, fmt.Errorf("create mount point: %w", err)
-	}
+	fd, err := unix.Openat(int(parent), filepath.Base(dest), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
 	if err == nil {
-		unix.Close(fd)
+		// The file just made, not a path to it: a fine mount target.
+		return handle(fd), nil
 	}
-	return pathrs.OpenatInRoot(r.handle, dest)
+	if !errors.Is(err, unix.EEXIST) {
+		return -1, fmt.Errorf("create mount point: %w", err)
+	}
+	return openInRoot(r.handle, dest, 0)
 }
 
 func (r *rootfs) mount(m specs.Mount) error {
@@ -141,7 +144,7 @@ func (r *rootfs) mount(m specs.Mount) error {
 	if m.Type == "cgroup" || m.Type == "cgroup2" {
 		return r.mountCgroup(dest, opts)
 	}
-	t, err := r.target(dest, true)
+	t, err := r.resolvedTarget(dest, true)
 	if err != nil {
 		return err
 	}
@@ -153,7 +156,7 @@ func (r *rootfs) mount(m specs.Mount) error {
 		return r.finishMount(dest, opts)
 	}
 	data := strings.Join(opts.data, ",")
-	if err := unix.Mount(m.Source, procFd(t), m.Type, opts.flags, data); err != nil {
+	if err := unix.Mount(m.Source, t.path(), m.Type, opts.flags, data); err != nil {
 		if m.Type == "sysfs" && r.userns && errors.Is(err, unix.EPERM) {
 			// A user namespace without its own network namespace may not
 			// mount sysfs; show the host's read-only instead, as runc does.
@@ -206,12 +209,12 @@ func (r *rootfs) bindMount(m specs.Mount, dest string, opts mountOptions) error 
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
-	t, err := r.target(dest, fi.IsDir())
+	t, err := r.resolvedTarget(dest, fi.IsDir())
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	if err := unix.Mount(src, procFd(t), "", unix.MS_BIND|opts.flags&unix.MS_REC, ""); err != nil {
+	if err := unix.Mount(src, t.path(), "", unix.MS_BIND|opts.flags&unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind %s: %w", src, err)
 	}
 	return r.finishMount(dest, opts)
@@ -234,32 +237,42 @@ func (r *rootfs) finishMount(dest string, opts mountOptions) error {
 			}
 		}
 	}
-	extra := opts.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
-	if extra == 0 && len(opts.propagation) == 0 && opts.attrSet|opts.attrClr == 0 {
+	// Other filesystems got their flags from mount(2) already.
+	var remount uintptr
+	if opts.flags&unix.MS_BIND != 0 {
+		remount = opts.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
+	}
+	if remount == 0 && len(opts.propagation) == 0 && opts.attrSet|opts.attrClr == 0 {
 		return nil
 	}
-	t, err := pathrs.OpenatInRoot(r.handle, dest)
+	t, err := openInRoot(r.handle, dest, 0)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	if opts.flags&unix.MS_BIND != 0 && extra != 0 {
-		if err := remountBind(procFd(t), extra); err != nil {
+	if remount != 0 {
+		if err := remountBind(t.path(), remount); err != nil {
 			return err
 		}
 	}
 	for _, p := range opts.propagation {
-		if err := unix.Mount("", procFd(t), "", p, ""); err != nil {
+		if err := unix.Mount("", t.path(), "", p, ""); err != nil {
 			return fmt.Errorf("set propagation: %w", err)
 		}
 	}
 	if opts.attrSet|opts.attrClr != 0 {
-		attr := &unix.MountAttr{Attr_set: opts.attrSet, Attr_clr: opts.attrClr}
-		if err := unix.MountSetattr(int(t.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
+		if err := setAttrs(t, opts.attrSet, opts.attrClr); err != nil {
 			return fmt.Errorf("set recursive mount attributes: %w", err)
 		}
 	}
 	return nil
+}
+
+// setAttrs sets and clears MOUNT_ATTR_* bits on the mount at t and every
+// mount under it.
+func setAttrs(t handle, set, clr uint64) error {
+	attr := &unix.MountAttr{Attr_set: set, Attr_clr: clr}
+	return unix.MountSetattr(int(t), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr)
 }
 
 // remountBind applies flags to the bind mount at target. Flags the mount
@@ -385,41 +398,53 @@ func checkDevNull() error {
 	return nil
 }
 
-// existing opens p inside the rootfs, or returns nil when it is missing.
-func (r *rootfs) existing(p string) (*os.File, error) {
-	f, err := pathrs.OpenatInRoot(r.handle, p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+// existing opens p inside the rootfs, or returns -1 when it is missing.
+func (r *rootfs) existing(p string) (handle, error) {
+	h, err := openInRoot(r.handle, p, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return -1, nil
 	}
-	return f, err
+	return h, err
 }
 
 func (r *rootfs) maskPath(p string) error {
 	t, err := r.existing(p)
-	if t == nil || err != nil {
+	if t < 0 || err != nil {
 		return err
 	}
 	defer t.Close()
 	var st unix.Stat_t
-	if err := unix.Fstat(int(t.Fd()), &st); err != nil {
+	if err := unix.Fstat(int(t), &st); err != nil {
 		return err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return unix.Mount("tmpfs", procFd(t), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0")
+		return unix.Mount("tmpfs", t.path(), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0")
 	}
-	return unix.Mount("/dev/null", procFd(t), "", unix.MS_BIND, "")
+	return unix.Mount("/dev/null", t.path(), "", unix.MS_BIND, "")
 }
 
+// readonlyPath binds p on itself and makes all of it read-only, nosuid,
+// nodev and noexec with one mount_setattr (a remount of the top where the
+// kernel has none).
 func (r *rootfs) readonlyPath(p string) error {
 	t, err := r.existing(p)
-	if t == nil || err != nil {
+	if t < 0 || err != nil {
 		return err
 	}
 	defer t.Close()
-	if err := unix.Mount(procFd(t), procFd(t), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if err := unix.Mount(t.path(), t.path(), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
-	return r.finishMount(p, mountOptions{flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC})
+	top, err := openInRoot(r.handle, p, 0)
+	if err != nil {
+		return err
+	}
+	defer top.Close()
+	const attrs = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
+	if err := setAttrs(top, attrs, 0); !errors.Is(err, unix.ENOSYS) {
+		return err
+	}
+	return remountBind(top.path(), unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
 }
 
 // finishRootfs applies what must happen after pivot_root.

@@ -57,9 +57,9 @@ func TestRootfsInRoot(t *testing.T) {
 }
 
 // where returns the path under the rootfs that an O_PATH handle names.
-func where(t *testing.T, r *rootfs, f *os.File) string {
+func where(t *testing.T, r *rootfs, f handle) string {
 	t.Helper()
-	p, err := os.Readlink(procFd(f))
+	p, err := os.Readlink(f.path())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,5 +213,63 @@ func TestRootfsSetupDev(t *testing.T) {
 	if _, err := os.Lstat("/etc/dev-through-link"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a device was created on the host: %v", err)
 		os.Remove("/etc/dev-through-link")
+	}
+}
+
+// Below the deepest existing directory mkdirAllInRoot enters what it
+// creates by name only: a link there (here a dangling one, which openat2
+// cannot resolve) fails instead of being followed.
+func TestMkdirAllInRootRefusesLinksToCreate(t *testing.T) {
+	r := testRootfs(t)
+	if h, err := mkdirAllInRoot(r.handle, "/abs/newdir", 0o755); err == nil {
+		h.Close()
+		t.Fatalf("mkdirAllInRoot through the dangling link /abs succeeded")
+	}
+	for _, p := range []string{"/etc/newdir", filepath.Join(r.path, "etc")} {
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s exists after a refused mkdirAllInRoot: %v", p, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(r.path, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/file", "/file/sub"} {
+		if h, err := mkdirAllInRoot(r.handle, p, 0o755); !errors.Is(err, unix.ENOTDIR) {
+			if err == nil {
+				h.Close()
+			}
+			t.Errorf("mkdirAllInRoot(%q) = %v, want ENOTDIR", p, err)
+		}
+	}
+}
+
+// openInRoot keeps ".." and absolute links at the rootfs, and refuses
+// procfs magic links.
+func TestOpenInRoot(t *testing.T) {
+	r := testRootfs(t)
+	if err := os.MkdirAll(filepath.Join(r.path, "x", "y"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/proc/self/root", filepath.Join(r.path, "magic")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ in, want string }{
+		{"/up/y", "/x/y"},
+		{"/../../../x", "/x"},
+		{"/", "/"},
+	} {
+		h, err := openInRoot(r.handle, tt.in, unix.O_DIRECTORY)
+		if err != nil {
+			t.Errorf("openInRoot(%q): %v", tt.in, err)
+			continue
+		}
+		if got := where(t, r, h); got != tt.want && !(tt.want == "/" && got == "/.") {
+			t.Errorf("openInRoot(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		h.Close()
+	}
+	if h, err := openInRoot(r.handle, "/magic/etc", 0); err == nil {
+		t.Errorf("openInRoot through /proc/self/root = %q, want an error", where(t, r, h))
+		h.Close()
 	}
 }
