@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"husk/cgroups"
+	"husk/seccomp"
 )
 
 // CreateOpts are the options of `create` and `run`.
@@ -71,6 +72,8 @@ func Create(o CreateOpts) (_ *Container, err error) {
 
 	b := o.Bundle
 	spec := b.Spec
+	bpf, storeBPF := seccomp.Cached(o.Root, spec.Linux.Seccomp)
+	defer storeBPF()
 	warnUnknownCaps(b.File, spec.Process)
 	cg, err = cgroups.New(spec.Linux.CgroupsPath, o.ID)
 	if err != nil {
@@ -122,7 +125,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 		ID: o.ID, Rootfs: b.Rootfs, State: st, Config: b.Raw,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, RuntimeHooks: runtimeHooks,
 		StartFd: 3 + len(extra), PreserveFds: len(extra), ListenFds: o.ListenFds,
-		CgroupPaths: cg.Paths(), NewCgroupNS: newCgroupNS,
+		CgroupPaths: cg.Paths(), NewCgroupNS: newCgroupNS, SeccompBPF: bpf,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
@@ -509,6 +512,8 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	bpf, storeBPF := seccomp.Cached(filepath.Dir(c.dir), spec.Linux.Seccomp)
+	defer storeBPF()
 	var ns nsRequest
 	for _, n := range spec.Linux.Namespaces {
 		ns.addJoin(n.Type, fmt.Sprintf("/proc/%d/ns/%s", c.rec.Pid, namespaceProcName[n.Type]))
@@ -537,7 +542,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		return 0, err
 	}
 	defer p.conn.f.Close()
-	err = p.conn.sendJSON(msgInit, initConfig{ID: c.ID, Process: o.Process, Seccomp: spec.Linux.Seccomp, PreserveFds: o.PreserveFds})
+	err = p.conn.sendJSON(msgInit, initConfig{ID: c.ID, Process: o.Process, Seccomp: spec.Linux.Seccomp, SeccompBPF: bpf, PreserveFds: o.PreserveFds})
 	if err == nil {
 		console := newConsoleReceiver(o.Process.Terminal, o.Console)
 		err = awaitExec(p.conn, spec.Linux.Seccomp, p.pid, c.State().State, console)

@@ -40,6 +40,9 @@ type initConfig struct {
 	// container's seccomp filter for it.
 	Process *specs.Process      `json:"process,omitempty"`
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+	// The container's seccomp program when the parent had it compiled
+	// (seccomp.Cached): the init then skips libseccomp's compilation.
+	SeccompBPF []byte `json:"seccompBPF,omitempty"`
 
 	// Fds above stdio the process keeps: the LISTEN_FDS ones (ListenFds,
 	// which also go into its environment) and then the --preserve-fds ones.
@@ -81,6 +84,7 @@ func runInit(c conn) error {
 		return err
 	}
 	if cfg.Process != nil {
+		seccomp.Precompile(cfg.Seccomp, cfg.SeccompBPF)
 		p, err := prepareProcess(cfg.Process, cfg.Seccomp)
 		if err != nil {
 			return err
@@ -128,7 +132,7 @@ func containerInit(c conn, cfg *initConfig) error {
 	if err != nil {
 		return err
 	}
-	seccomp.Precompile(spec.Linux.Seccomp)
+	seccomp.Precompile(spec.Linux.Seccomp, cfg.SeccompBPF)
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("setsid: %w", err)
 	}

@@ -67,10 +67,14 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 	if f, ok, err := precompiled(s); ok {
 		return f, err
 	}
-	return compileNow(s)
+	return compileNow(s, nil)
 }
 
-func compileNow(s *specs.LinuxSeccomp) (*Filter, error) {
+// compileNow builds the Filter of s. raw, when not nil, is the program
+// libseccomp compiled from the same config before (see Cached), which
+// then skips libseccomp's compilation; the flags are still asked of the
+// kernel.
+func compileNow(s *specs.LinuxSeccomp, raw []byte) (*Filter, error) {
 	if err := Validate(s); err != nil {
 		return nil, err
 	}
@@ -81,7 +85,12 @@ func compileNow(s *specs.LinuxSeccomp) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	prog, err := compile(s)
+	if raw == nil {
+		if raw, err = compileBPF(s); err != nil {
+			return nil, err
+		}
+	}
+	prog, err := decodeProgram(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -97,10 +106,20 @@ func (f *Filter) Load() (notifyFd int, err error) {
 	return loadFilter(f.prog, f.flags)
 }
 
-// compile builds the libseccomp filter of a validated config and returns
-// its BPF. It touches the kernel only for libseccomp's checks of what the
-// kernel supports.
+// compile builds the BPF program of a validated config.
 func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
+	raw, err := compileBPF(s)
+	if err != nil {
+		return nil, err
+	}
+	return decodeProgram(raw)
+}
+
+// compileBPF builds the libseccomp filter of a validated config and
+// returns its BPF as libseccomp exports it (struct sock_filter, native
+// byte order). It touches the kernel only for libseccomp's checks of what
+// the kernel supports.
+func compileBPF(s *specs.LinuxSeccomp) ([]byte, error) {
 	const p = "linux.seccomp"
 	def := action(s.DefaultAction, s.DefaultErrnoRet)
 	f, err := libseccomp.NewFilter(def)
@@ -134,8 +153,18 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: export filter: %w", p, err)
 	}
+	return raw, nil
+}
+
+// decodeProgram turns exported BPF into instructions, checking that it is
+// whole instructions and no longer than the kernel takes.
+func decodeProgram(raw []byte) ([]unix.SockFilter, error) {
+	const p = "linux.seccomp"
 	if len(raw)%8 != 0 || len(raw) == 0 {
-		return nil, fmt.Errorf("%s: libseccomp exported %d bytes, not whole BPF instructions", p, len(raw))
+		return nil, fmt.Errorf("%s: the BPF program has %d bytes, not whole instructions", p, len(raw))
+	}
+	if len(raw)/8 > bpfMaxInsns {
+		return nil, fmt.Errorf("%s: the filter has %d BPF instructions, the kernel takes at most %d", p, len(raw)/8, bpfMaxInsns)
 	}
 	prog := make([]unix.SockFilter, len(raw)/8)
 	for i := range prog {
@@ -286,9 +315,6 @@ func kernelHasFlag(flags uintptr) bool {
 
 func loadFilter(prog []unix.SockFilter, flags uintptr) (int, error) {
 	const p = "linux.seccomp"
-	if len(prog) > bpfMaxInsns {
-		return -1, fmt.Errorf("%s: the filter has %d BPF instructions, the kernel takes at most %d", p, len(prog), bpfMaxInsns)
-	}
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&fprog)))
 	runtime.KeepAlive(prog)

@@ -20,8 +20,19 @@ var pending struct {
 
 // Precompile starts compiling s in the background; the next Compile of
 // the same *LinuxSeccomp (which must not change meanwhile) waits for it.
-func Precompile(s *specs.LinuxSeccomp) {
+// bpf, when not nil, is s compiled before (the parent's Cached): Compile
+// then only decodes it and asks the kernel about the flags, and libseccomp
+// compiles nothing.
+func Precompile(s *specs.LinuxSeccomp, bpf []byte) {
 	if s == nil || disabled(s) {
+		return
+	}
+	pending.Lock()
+	defer pending.Unlock()
+	pending.cfg, pending.done = s, make(chan struct{})
+	if bpf != nil {
+		pending.f, pending.err = compileNow(s, bpf)
+		close(pending.done)
 		return
 	}
 	// The init runs with one P: the compilation (Go between many cgo
@@ -29,11 +40,8 @@ func Precompile(s *specs.LinuxSeccomp) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		runtime.GOMAXPROCS(2)
 	}
-	pending.Lock()
-	defer pending.Unlock()
-	pending.cfg, pending.done = s, make(chan struct{})
 	go func() {
-		f, err := compileNow(s)
+		f, err := compileNow(s, nil)
 		pending.f, pending.err = f, err
 		close(pending.done)
 	}()

@@ -9,11 +9,11 @@ import (
 
 func TestPrecompileGivesTheSameFilter(t *testing.T) {
 	s := loadProfile(t)
-	want, err := compileNow(s)
+	want, err := compileNow(s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	Precompile(s)
+	Precompile(s, nil)
 	got, err := Compile(s)
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +26,7 @@ func TestPrecompileGivesTheSameFilter(t *testing.T) {
 	}
 	// Another config is compiled on its own, and errors come through.
 	bad := &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOPE"}
-	Precompile(bad)
+	Precompile(bad, nil)
 	if _, err := Compile(bad); err == nil {
 		t.Fatalf("Compile of a precompiled bad config succeeded")
 	}

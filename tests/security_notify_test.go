@@ -385,16 +385,17 @@ func notifySpec(l *notifyListener, nnp bool) *specs.Spec {
 // The container process's mkdirs go to the agent, which makes them fail,
 // succeed without effect, or run; the agent gets one connection with the
 // notify fd and the process state. With and without no_new_privs (the
-// filter is then loaded before the uid switch).
+// filter is then loaded before the uid switch). One state root: the second
+// container loads the program cached for the first.
 func TestSecuritySeccompNotifyRun(t *testing.T) {
 	requireRoot(t)
+	e := newEnv(t)
 	for _, tc := range []struct {
 		name string
 		nnp  bool
 		uid  uint32
 	}{{"nnp", true, 0}, {"no-nnp-uid1000", false, 1000}} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
 			l := newNotifyListener(e)
 			s := notifySpec(l, tc.nnp)
 			s.Process.User = specs.User{UID: tc.uid, GID: tc.uid}

@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -348,5 +350,70 @@ func TestSecuritySeccompWithoutCloseRange(t *testing.T) {
 			}
 			wantLines(t, lines(r.stdout), "0", "1", "2", "3")
 		})
+	}
+}
+
+// seccompCacheDir is where husk keeps the programs it compiled, in the
+// state root (seccomp.CacheDir).
+const seccompCacheDir = "@seccomp-cache"
+
+// The second container with a profile takes the program husk compiled for
+// the first from the state root's cache, and it denies the same; a
+// damaged entry is not used, a profile that differs only by its errno gets
+// its own program, and the cache is private to husk's user.
+func TestSecuritySeccompCached(t *testing.T) {
+	e := newEnv(t)
+	dir := filepath.Join(e.root, seccompCacheDir)
+	entries := func() []string {
+		t.Helper()
+		des, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatalf("seccomp cache: %v", err)
+		}
+		var names []string
+		for _, d := range des {
+			names = append(names, d.Name())
+		}
+		return names
+	}
+	run := func(errno uint, msg string) {
+		t.Helper()
+		r := e.runContainer(seccompSpec(allowAllBut(denyMkdir(errno)), mkdirProbe))
+		if r.code != 0 {
+			t.Fatalf("container failed:\n%v", r)
+		}
+		wantMkdirDenied(t, r, msg)
+	}
+
+	run(errnoENOSYS, msgENOSYS)
+	first := entries()
+	if len(first) != 1 {
+		t.Fatalf("after one profile the cache holds %v, want one entry", first)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("seccomp cache %s: %v, %v; want mode 0700", dir, fi, err)
+	}
+	run(errnoENOSYS, msgENOSYS)
+
+	entry := filepath.Join(dir, first[0])
+	good, err := os.ReadFile(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One byte of the program changed: its checksum no longer matches.
+	bad := append([]byte{}, good...)
+	bad[len(bad)-40] ^= 0xff
+	if err := os.WriteFile(entry, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(errnoENOSYS, msgENOSYS)
+	if b, err := os.ReadFile(entry); err != nil || !bytes.Equal(b, good) {
+		t.Errorf("damaged entry not rebuilt: %v", err)
+	}
+
+	run(errnoEXDEV, msgEXDEV)
+	run(errnoEXDEV, msgEXDEV)
+	if got := entries(); len(got) != 2 {
+		t.Errorf("after two profiles the cache holds %v, want two entries", got)
 	}
 }
