@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -617,56 +616,6 @@ func sendToListener(sc *specs.LinuxSeccomp, fd, pid int, st specs.State) error {
 		return fmt.Errorf("linux.seccomp.listenerPath %s: send: %w", sc.ListenerPath, err)
 	}
 	return nil
-}
-
-// Forwarder catches every signal from before the container process
-// exists, so that none kills husk half way or is lost; Wait hands them on.
-type Forwarder struct{ sigs chan os.Signal }
-
-// NewForwarder starts catching signals.
-func NewForwarder() *Forwarder {
-	f := &Forwarder{sigs: make(chan os.Signal, 128)}
-	signal.Notify(f.sigs)
-	return f
-}
-
-// Stop restores the default handling of signals.
-func (f *Forwarder) Stop() { signal.Stop(f.sigs) }
-
-// Wait forwards signals (those caught so far first) to pid, reaps every
-// child that ends, and returns pid's exit code once it ends. The caller
-// must be pid's parent or its subreaper. Signals stay caught afterwards:
-// husk exits right after, and Stop costs a thread handshake per signal.
-func (f *Forwarder) Wait(pid int) int {
-	for {
-		if code, done := reap(pid); done {
-			return code
-		}
-		sig := (<-f.sigs).(unix.Signal)
-		switch sig {
-		case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH:
-			// SIGURG is the Go runtime's own preemption signal.
-		default:
-			unix.Kill(pid, sig)
-		}
-	}
-}
-
-// reap collects every exited child without blocking.
-func reap(pid int) (code int, done bool) {
-	for {
-		var ws unix.WaitStatus
-		wpid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || wpid <= 0 {
-			return 0, errors.Is(err, unix.ECHILD)
-		}
-		if wpid == pid {
-			return ExitCode(ws), true
-		}
-	}
 }
 
 // cgroupOf returns the container's cgroup, or an error naming the command
