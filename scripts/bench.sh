@@ -16,6 +16,8 @@
 #   storm     STORM_N containers run (created, started, waited, deleted)
 #             with STORM_PAR in parallel; then no state directory, cgroup,
 #             mount or process may be left over
+# Each command is timed by scripts/benchexec from its fork to its reaping,
+# so no shell or timeout(1) process is counted; a storm is timed whole.
 # Runtimes alternate within every round and the starting one rotates, so a
 # noisy machine slows them alike: read the ratios, not the milliseconds.
 # The table gives median and p10-p90 per runtime, husk's median over
@@ -67,6 +69,12 @@ cleanup() {
 	rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
+
+benchexec=$work/benchexec
+(cd "$here/.." && PATH=/usr/local/go/bin:$PATH ${GO:-go} build -o "$benchexec" ./scripts/benchexec) || {
+	echo "bench.sh: cannot build scripts/benchexec (run 'make deps')" >&2
+	exit 1
+}
 
 # The bundle comes from husk's own spec when husk is built, else from runc's,
 # and is the same for every runtime.
@@ -143,14 +151,18 @@ record() {
 	echo "$1 $2 $3" >>"$work/values"
 }
 
-# timed METRIC NAME ARGS...: rt, timed in microseconds and recorded.
+# timed METRIC NAME ARGS...: rt, timed in microseconds by benchexec (from
+# the runtime's fork to its reaping) and recorded.
 timed() {
-	local metric=$1 name=$2 t0 t1
+	local metric=$1 name=$2 us
 	shift 2
-	t0=${EPOCHREALTIME/[.,]/}
-	rt "$name" "$@" || return 1
-	t1=${EPOCHREALTIME/[.,]/}
-	record "$metric" "$name" $((t1 - t0))
+	if ! "$benchexec" -o "$work/elapsed" -t 60s "${bin[$name]}" --root "$work/root-$name" "$@" </dev/null >"$work/out" 2>&1; then
+		echo "bench: $name $*: failed: $(tail -n 1 "$work/out")" >&2
+		failed=1
+		return 1
+	fi
+	read -r us <"$work/elapsed"
+	record "$metric" "$name" "$us"
 }
 
 # each_runtime FUNCTION: calls FUNCTION NAME for every runtime, rotating
@@ -256,8 +268,10 @@ storm_round() {
 	prefix="st-$name-$round-$$-"
 	t0=${EPOCHREALTIME/[.,]/}
 	# xargs gives the commands /dev/null as stdin.
+	# One time limit for the whole storm: a timeout(1) per container would
+	# take a share of the CPUs the runtimes compete for.
 	if ! seq "$storm_n" | sed "s/^/$prefix/" |
-		xargs -P "$storm_par" -I{} "${tmo[@]}" "${bin[$name]}" --root "$work/root-$name" run -b "$work/b-true" {} \
+		timeout -k 5 600 xargs -P "$storm_par" -I{} "${bin[$name]}" --root "$work/root-$name" run -b "$work/b-true" {} \
 			>"$work/out" 2>&1; then
 		echo "bench: $name storm: a container failed: $(tail -n 1 "$work/out")" >&2
 		failed=1
