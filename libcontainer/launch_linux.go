@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -144,7 +146,19 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 		parent.Close()
 		return nil, err
 	}
-	proc, err := os.StartProcess(path, []string{"husk", "init"}, &os.ProcAttr{Dir: o.dir, Env: env, Files: files, Sys: sys})
+	// syscall.ForkExec, not os.StartProcess: os probes pidfd support with
+	// a throwaway child the first time, and the clone gives us the pidfd.
+	pidfd := -1
+	if sys == nil {
+		sys = &syscall.SysProcAttr{}
+	}
+	sys.PidFD = &pidfd
+	fdNums := make([]uintptr, len(files))
+	for i, f := range files {
+		fdNums[i] = f.Fd()
+	}
+	pid, err := syscall.ForkExec(path, []string{"husk", "init"}, &syscall.ProcAttr{Dir: o.dir, Env: env, Files: fdNums, Sys: sys})
+	runtime.KeepAlive(files)
 	closeDir()
 	if err != nil {
 		parent.Close()
@@ -153,23 +167,18 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 	child.Close()
 	p := &initProcess{conn: conn{parent}}
 	// Our unwaited child: the pid cannot be reused while we hold it.
-	pidfd, perr := unix.PidfdOpen(proc.Pid, 0)
 	defer func() {
-		if perr == nil {
-			unix.Close(pidfd)
-		}
 		if err != nil {
-			proc.Kill()
-			proc.Wait()
+			unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, 0, nil)
 			p.kill()
 			parent.Close()
 		}
+		unix.Close(pidfd)
 	}()
-	if perr != nil {
-		return nil, fmt.Errorf("pidfd_open nsenter %d: %w", proc.Pid, perr)
-	}
 	if o.cpus != "" {
-		if err := setAffinity(proc.Pid, "process.execCPUAffinity.initial", o.cpus); err != nil {
+		if err := setAffinity(pid, "process.execCPUAffinity.initial", o.cpus); err != nil {
 			return nil, err
 		}
 	}
@@ -183,14 +192,15 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 		}
 		if err != nil {
 			if errors.Is(err, errPeerExited) {
-				st, _ := proc.Wait()
-				return nil, fmt.Errorf("nsenter exited before reporting the init's pid (%v)", st)
+				var ws unix.WaitStatus
+				unix.Wait4(pid, &ws, 0, nil)
+				return nil, fmt.Errorf("nsenter exited before reporting the init's pid (%s)", describeWait(ws))
 			}
-			return nil, p.died(proc.Pid, err)
+			return nil, p.died(pid, err)
 		}
 		switch typ {
 		case msgUsermapReq:
-			if err := writeIDMaps(proc.Pid, o.ns.uidMap, o.ns.gidMap); err != nil {
+			if err := writeIDMaps(pid, o.ns.uidMap, o.ns.gidMap); err != nil {
 				return nil, err
 			}
 			if err := p.conn.send(msgUsermapAck, nil); err != nil {
@@ -207,17 +217,15 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 			return nil, fmt.Errorf("unexpected message %d from nsenter", typ)
 		}
 	}
-	if p.pid != proc.Pid {
+	if p.pid != pid {
 		// nsenter forked the init into the new PID namespace and exits.
-		st, err := proc.Wait()
-		if err != nil {
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
 			return nil, fmt.Errorf("wait for nsenter: %w", err)
 		}
-		if !st.Success() {
-			return nil, fmt.Errorf("nsenter exited with %v after reporting the init's pid", st)
+		if !ws.Exited() || ws.ExitStatus() != 0 {
+			return nil, fmt.Errorf("nsenter exited with %s after reporting the init's pid", describeWait(ws))
 		}
-	} else {
-		proc.Release()
 	}
 	return p, nil
 }
