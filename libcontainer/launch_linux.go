@@ -70,6 +70,19 @@ func (r *nsRequest) encode() []byte {
 	return []byte(b.String())
 }
 
+// cloneDirectly returns the namespaces the init can be cloned into at once
+// instead of nsenter unsharing them: then nsenter need not fork into a new
+// PID namespace, which costs a process. Only when nothing is joined (a
+// clone would create them before the joins) and there is no new user
+// namespace (its uid maps must be written before the others are made) or
+// time namespace (its offsets must be written before anyone enters it).
+func (r *nsRequest) cloneDirectly() uintptr {
+	if len(r.join) > 0 || r.clone&(unix.CLONE_NEWUSER|unix.CLONE_NEWTIME) != 0 {
+		return 0
+	}
+	return uintptr(r.clone)
+}
+
 // createRequest derives the namespace work of a new container from its config.
 func createRequest(spec *specs.Spec) nsRequest {
 	var r nsRequest
@@ -153,6 +166,9 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 		sys = &syscall.SysProcAttr{}
 	}
 	sys.PidFD = &pidfd
+	ns := o.ns
+	sys.Cloneflags = ns.cloneDirectly()
+	ns.clone &^= int(sys.Cloneflags)
 	fdNums := make([]uintptr, len(files))
 	for i, f := range files {
 		fdNums[i] = f.Fd()
@@ -182,7 +198,7 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 			return nil, err
 		}
 	}
-	if err := p.conn.send(msgNsConfig, o.ns.encode()); err != nil {
+	if err := p.conn.send(msgNsConfig, ns.encode()); err != nil {
 		return nil, fmt.Errorf("send namespace config: %w", err)
 	}
 	for p.pid == 0 {
@@ -211,6 +227,9 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 				return nil, fmt.Errorf("bad pid message from nsenter")
 			}
 			p.pid = int(binary.NativeEndian.Uint32(payload))
+			if sys.Cloneflags&unix.CLONE_NEWPID != 0 {
+				p.pid = pid // nsenter sees itself as 1
+			}
 		case msgError:
 			return nil, remoteError(payload)
 		default:
