@@ -242,3 +242,22 @@ func TestNamespaceProcNames(t *testing.T) {
 		}
 	}
 }
+
+func TestCloneDirectly(t *testing.T) {
+	const fresh = unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
+	for _, tc := range []struct {
+		name string
+		r    nsRequest
+		want uintptr
+	}{
+		{"only new namespaces", nsRequest{clone: fresh}, fresh},
+		{"nothing", nsRequest{}, 0},
+		{"a join", nsRequest{clone: fresh, join: [][2]string{{"network", "/run/netns/a"}}}, 0},
+		{"a new user namespace", nsRequest{clone: fresh | unix.CLONE_NEWUSER}, 0},
+		{"a new time namespace", nsRequest{clone: fresh | unix.CLONE_NEWTIME}, 0},
+	} {
+		if got := tc.r.cloneDirectly(); got != tc.want {
+			t.Errorf("%s: cloneDirectly() = %#x, want %#x", tc.name, got, tc.want)
+		}
+	}
+}
