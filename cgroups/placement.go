@@ -27,6 +27,16 @@ type Placement struct {
 	Tasks []string
 }
 
+// MkdirAll creates one cgroup directory (a Placement's CloneInto) and what
+// is missing above it ahead of Apply, so that a process can be cloned into
+// it while Apply makes the others.
+func MkdirAll(dir string) error {
+	if err := mkdirAll(hostFS{}, dir); err != nil {
+		return fmt.Errorf("cgroups: create %s: %w", dir, err)
+	}
+	return nil
+}
+
 // HasV1 says whether there are v1 hierarchies to join through Tasks.
 func (p Placement) HasV1() bool { return len(p.Tasks) > 0 }
 

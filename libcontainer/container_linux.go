@@ -100,11 +100,12 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err := writeCgroupFile(dir, cg.Paths()); err != nil {
 		return nil, err
 	}
-	// The directories first: the init binds them for the cgroup mount.
-	if err := cg.Apply(-1); err != nil {
-		return nil, inFile(b.File, err)
-	}
 	cloneInto, byPid := createPlacement(cg, spec)
+	if cloneInto != "" {
+		if err := cgroups.MkdirAll(cloneInto); err != nil {
+			return nil, inFile(b.File, err)
+		}
+	}
 	p, err = launch(launchOpts{
 		stateRoot: o.Root, dir: b.Dir, stdio: stdio,
 		extra: append(extra, listener), ns: createRequest(spec), cloneInto: cloneInto,
@@ -112,6 +113,11 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	closeStdio()
 	if err != nil {
 		return nil, err
+	}
+	// The other directories while the init's Go runtime starts, before it
+	// gets its config: it binds them for the cgroup mount.
+	if err := cg.Apply(-1); err != nil {
+		return nil, inFile(b.File, err)
 	}
 	st := specs.State{Version: specs.Version, ID: o.ID, Status: specs.StateCreating, Pid: p.pid, Bundle: b.Dir, Annotations: spec.Annotations}
 	hooks := spec.Hooks

@@ -145,10 +145,8 @@ func blockNsenter(h *hookCtl, s *specs.Spec) {
 }
 
 // waitNsenterBlocked returns nsenter's pid once it is blocked by
-// blockNsenter: after the state directory, the cgroup directories and the
-// start socket are made, before any message. (husk may have other,
-// short-lived children: the Go runtime forks one to probe for pidfd
-// support.)
+// blockNsenter: after the state directory, the cgroup directory the init
+// is cloned into and the start socket are made, before any message.
 func waitNsenterBlocked(k *crashCase, r *running) int {
 	t := k.e.t
 	t.Helper()
@@ -263,8 +261,10 @@ func TestCrashCreateKilled(t *testing.T) {
 		reach   func(k *crashCase, r *running)
 	}{
 		{"state dir made", blocked, func(k *crashCase, r *running) { waitName(k.e.t, k.e.root, k.c.id) }},
+		// The directory the init is cloned into (v2, or the unified one
+		// of a hybrid host) comes first; the others while it starts.
 		{"cgroup dir made", blocked, func(k *crashCase, r *running) {
-			dir := defaultCgroupDirs(k.e.t, k.c.id).dir(k.e.t, "pids")
+			dir := defaultCgroupDirs(k.e.t, k.c.id).dir(k.e.t, "")
 			waitName(k.e.t, filepath.Dir(dir), k.c.id)
 		}},
 		{"init started", blocked, func(k *crashCase, r *running) { waitNsenterBlocked(k, r) }},
