@@ -135,22 +135,33 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}
+	// Limits and device rules go in after the init has made the config's
+	// device nodes and before any user code runs. An init that joins its
+	// cgroups itself does so only at COMMIT: then they go in now, while
+	// it sets up its root.
+	setResources := func() error {
+		if spec.Linux.Resources == nil {
+			return nil
+		}
+		return inFile(b.File, cg.Set(spec.Linux.Resources))
+	}
+	if !byPid {
+		if err := setResources(); err != nil {
+			return nil, err
+		}
+	}
 	if err := p.waitCreated(hooks, st, newConsoleReceiver(spec.Process.Terminal, o.Console)); err != nil {
 		return nil, inFile(b.File, err)
 	}
-	// The init joins its cgroup only now, after its setup, so the memory
-	// that setup took is not charged to the container (on v2, and on v1
-	// without move_charge_at_immigrate). Then limits and device rules,
-	// after init has made the config's device nodes and before any user
-	// code runs.
+	// Otherwise the init joins its cgroup only now, after its setup, so
+	// the memory that setup took is not charged to the container (on v2,
+	// and on v1 without move_charge_at_immigrate).
 	if byPid {
 		if err := cg.Apply(p.pid); err != nil {
 			return nil, inFile(b.File, err)
 		}
-	}
-	if spec.Linux.Resources != nil {
-		if err := cg.Set(spec.Linux.Resources); err != nil {
-			return nil, inFile(b.File, err)
+		if err := setResources(); err != nil {
+			return nil, err
 		}
 	}
 	stat, err := readProcStat(p.pid)
