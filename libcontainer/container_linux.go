@@ -343,8 +343,7 @@ func (c *Container) Start() error {
 	if err != nil {
 		return err
 	}
-	st := c.State().State
-	st.Status = specs.StateRunning
+	st := c.hookState(specs.StateRunning)
 	if err := awaitExec(start, spec.Linux.Seccomp, c.rec.Pid, st, nil); err != nil {
 		// The container is stopped once start has failed: engines delete
 		// it next without --force, which an init still exiting would fail.
@@ -476,8 +475,7 @@ func (c *Container) killAndWait() {
 // destroy runs the poststop hooks and removes the container's state.
 func (c *Container) destroy() error {
 	if spec, err := c.Spec(); err == nil {
-		st := c.State().State
-		st.Status = specs.StateStopped
+		st := c.hookState(specs.StateStopped)
 		warnHooks("poststop", spec.Hooks.Poststop, st)
 	}
 	if cg, err := c.rec.cgroup(); err != nil {
@@ -561,7 +559,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	err = p.conn.sendJSON(msgInit, initConfig{ID: c.ID, Process: o.Process, Seccomp: spec.Linux.Seccomp, SeccompBPF: bpf, PreserveFds: o.PreserveFds})
 	if err == nil {
 		console := newConsoleReceiver(o.Process.Terminal, o.Console)
-		err = awaitExec(p.conn, spec.Linux.Seccomp, p.pid, c.State().State, console)
+		err = awaitExec(p.conn, spec.Linux.Seccomp, p.pid, c.hookState(specs.StateRunning), console)
 		if err == nil {
 			err = console.check()
 		}

@@ -370,6 +370,17 @@ func (c *Container) State() State {
 	return currentState(c.dir, c.rec)
 }
 
+// hookState is the state that hooks and seccomp agents get, with the
+// status the caller knows: without State's status checks and owner lookup.
+func (c *Container) hookState(status specs.ContainerState) specs.State {
+	st := c.rec.State.State
+	st.Status = status
+	if status == specs.StateStopped {
+		st.Pid = 0
+	}
+	return st
+}
+
 func currentState(dir string, rec *record) State {
 	st := rec.State
 	st.Status = status(dir, rec)
