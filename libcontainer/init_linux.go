@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -437,14 +438,8 @@ func (p *process) exec(preserveFds int, peer conn) error {
 	if err != nil {
 		return err
 	}
-	if err := syscall.Setgroups(p.gids); err != nil {
-		return fmt.Errorf("process.user.additionalGids: %w", err)
-	}
-	if err := syscall.Setresgid(int(s.User.GID), int(s.User.GID), int(s.User.GID)); err != nil {
-		return fmt.Errorf("process.user.gid %d: %w", s.User.GID, err)
-	}
-	if err := syscall.Setresuid(int(s.User.UID), int(s.User.UID), int(s.User.UID)); err != nil {
-		return fmt.Errorf("process.user.uid %d: %w", s.User.UID, err)
+	if err := setThreadUser(s.User, p.gids); err != nil {
+		return err
 	}
 	if err := caps.apply(); err != nil {
 		return err
@@ -465,6 +460,32 @@ func (p *process) exec(preserveFds int, peer conn) error {
 
 	if err := unix.Exec(p.path, s.Args, p.env); err != nil {
 		return fmt.Errorf("exec %s: %w", p.path, err)
+	}
+	return nil
+}
+
+// setThreadUser gives the thread that execs the process's groups, gid and
+// uid. Raw system calls change only this thread, as the capabilities are
+// set for it alone: the C library's setresuid would make every thread of
+// the init change too (a signal to each), and exec ends them all anyway.
+func setThreadUser(u specs.User, gids []int) error {
+	groups := make([]uint32, len(gids))
+	for i, g := range gids {
+		groups[i] = uint32(g)
+	}
+	var list unsafe.Pointer
+	if len(groups) > 0 {
+		list = unsafe.Pointer(&groups[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(list), 0); e != 0 {
+		return fmt.Errorf("process.user.additionalGids: %w", e)
+	}
+	gid, uid := uintptr(u.GID), uintptr(u.UID)
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, gid, gid, gid); e != 0 {
+		return fmt.Errorf("process.user.gid %d: %w", u.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uid, uid, uid); e != 0 {
+		return fmt.Errorf("process.user.uid %d: %w", u.UID, e)
 	}
 	return nil
 }
