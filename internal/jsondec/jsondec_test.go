@@ -109,26 +109,27 @@ type kinds struct {
 	Untagged string
 	Opt      string `json:",omitempty"`
 	Skip     string `json:"-"`
-	Dash     string `json:"-,"`
-	hidden   string
-	I8       int8             `json:"i8"`
-	U16      uint16           `json:"u16"`
-	I        int              `json:"i"`
-	U        uint64           `json:"u"`
-	F32      float32          `json:"f32"`
-	F64      float64          `json:"f64"`
-	B        bool             `json:"b"`
-	P        *int             `json:"p"`
-	PP       **inner          `json:"pp"`
-	S        []string         `json:"s"`
-	SP       []*inner         `json:"sp"`
-	Bytes    []byte           `json:"bytes"`
-	Raw      json.RawMessage  `json:"raw"`
-	PRaw     *json.RawMessage `json:"praw"`
-	T        time.Time        `json:"t"`
-	PT       *time.Time       `json:"pt"`
-	M        map[string]inner `json:"m"`
-	MK       map[key]*int     `json:"mk"`
+	//lint:ignore SA5008 a field named "-", as encoding/json reads it
+	Dash   string `json:"-,"`
+	hidden string
+	I8     int8             `json:"i8"`
+	U16    uint16           `json:"u16"`
+	I      int              `json:"i"`
+	U      uint64           `json:"u"`
+	F32    float32          `json:"f32"`
+	F64    float64          `json:"f64"`
+	B      bool             `json:"b"`
+	P      *int             `json:"p"`
+	PP     **inner          `json:"pp"`
+	S      []string         `json:"s"`
+	SP     []*inner         `json:"sp"`
+	Bytes  []byte           `json:"bytes"`
+	Raw    json.RawMessage  `json:"raw"`
+	PRaw   *json.RawMessage `json:"praw"`
+	T      time.Time        `json:"t"`
+	PT     *time.Time       `json:"pt"`
+	M      map[string]inner `json:"m"`
+	MK     map[key]*int     `json:"mk"`
 	// Left to encoding/json.
 	MI     map[int]string `json:"mi"`
 	Any    any            `json:"any"`
