@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"husk/cgroups"
+	"husk/internal/jsondec"
 )
 
 const (
@@ -215,7 +216,7 @@ func recordedCgroup(dir string) (cgroups.Manager, error) {
 		return nil, err
 	}
 	var paths map[string]string
-	if err := json.Unmarshal(data, &paths); err != nil {
+	if err := jsondec.Decode(data, &paths); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, cgroupFile), err)
 	}
 	return (&record{CgroupPaths: paths}).cgroup()
@@ -287,7 +288,7 @@ func readRecord(dir string) (*record, error) {
 		return nil, err
 	}
 	var rec record
-	if err := json.Unmarshal(data, &rec); err != nil {
+	if err := jsondec.Decode(data, &rec); err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", filepath.Join(dir, stateFile), errCorrupt, err)
 	}
 	return &rec, nil
