@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
+	"husk/internal/jsondec"
 	"husk/libcontainer"
 )
 
@@ -94,7 +94,7 @@ func execProcess(ctx *cli.Context, base *specs.Process) (*specs.Process, error) 
 		if err != nil {
 			return nil, fmt.Errorf("--process: %w", err)
 		}
-		if err := json.Unmarshal(data, &p); err != nil {
+		if err := jsondec.Decode(data, &p); err != nil {
 			return nil, fmt.Errorf("--process %s: invalid JSON: %v", file, err)
 		}
 		if p.Cwd == "" {
