@@ -126,7 +126,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	})
 	//lint:ignore SA1019 prestart is deprecated but still honoured
 	runtimeHooks := len(hooks.Prestart)+len(hooks.CreateRuntime) > 0
-	err = p.conn.sendJSON(msgInit, initConfig{
+	err = p.conn.sendInit(initConfig{
 		ID: o.ID, Rootfs: b.Rootfs, State: st, Config: b.Raw,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, RuntimeHooks: runtimeHooks,
 		StartFd: 3 + len(extra), PreserveFds: len(extra), ListenFds: o.ListenFds,
@@ -556,7 +556,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		return 0, err
 	}
 	defer p.conn.f.Close()
-	err = p.conn.sendJSON(msgInit, initConfig{ID: c.ID, Process: o.Process, Seccomp: spec.Linux.Seccomp, SeccompBPF: bpf, PreserveFds: o.PreserveFds})
+	err = p.conn.sendInit(initConfig{ID: c.ID, Process: o.Process, Seccomp: spec.Linux.Seccomp, SeccompBPF: bpf, PreserveFds: o.PreserveFds})
 	if err == nil {
 		console := newConsoleReceiver(o.Process.Terminal, o.Console)
 		err = awaitExec(p.conn, spec.Linux.Seccomp, p.pid, c.hookState(specs.StateRunning), console)

@@ -31,7 +31,13 @@ func decodedDocs(t testing.TB) [][]byte {
 	}
 	var out [][]byte
 	for _, d := range docs {
-		data, err := json.Marshal(d)
+		var data []byte
+		var err error
+		if cfg, ok := d.(initConfig); ok {
+			data, err = cfg.encode()
+		} else {
+			data, err = json.Marshal(d)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,4 +76,31 @@ func FuzzDecodeDocs(f *testing.F) {
 		fuzzcheck.DecodeLikeJSON[initConfig](t, data)
 		fuzzcheck.DecodeLikeJSON[record](t, data)
 	})
+}
+
+// The init gets the config the parent sends, exec's process and seccomp
+// filter included.
+func TestInitConfigRoundTrip(t *testing.T) {
+	spec := DefaultSpec()
+	want := initConfig{ID: "c1", Process: spec.Process, Seccomp: &specs.LinuxSeccomp{DefaultAction: specs.ActErrno,
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"mount"}, Action: specs.ActAllow}}}, PreserveFds: 2}
+	data, err := want.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeInitConfig(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.ProcessJSON, got.SeccompJSON = nil, nil
+	if !reflect.DeepEqual(*got, want) {
+		t.Errorf("decoded %+v, want %+v", *got, want)
+	}
+	for _, cfg := range []initConfig{{ID: "c2"}, want} {
+		data, _ := cfg.encode()
+		got, err := decodeInitConfig(data)
+		if err != nil || (got.Process == nil) != (cfg.Process == nil) || (got.Seccomp == nil) != (cfg.Seccomp == nil) {
+			t.Errorf("%s: process %v seccomp %v, err %v", data, got.Process, got.Seccomp, err)
+		}
+	}
 }

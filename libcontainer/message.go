@@ -49,6 +49,15 @@ func (c conn) sendJSON(typ uint32, v any) error {
 	return c.send(typ, data)
 }
 
+// sendInit sends the init its config (msgInit).
+func (c conn) sendInit(cfg initConfig) error {
+	data, err := cfg.encode()
+	if err != nil {
+		return err
+	}
+	return c.send(msgInit, data)
+}
+
 // sendFd sends a message with fd attached.
 func (c conn) sendFd(typ uint32, payload []byte, fd int) error {
 	buf := make([]byte, 8+len(payload))
