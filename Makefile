@@ -25,9 +25,16 @@ all: build
 
 build: $(BIN)
 
+# The linker writes its output through a shared mapping, which leaves the
+# file in the page cache as large folios; the kernel maps a large folio
+# whole when a process touches any page of it, so every husk process of
+# a freshly linked binary would look megabytes larger than one of an
+# installed binary. Copying it, as installing does, leaves ordinary pages;
+# the rename keeps running husk processes off the new file.
 $(BIN): $(SOURCES)
 	@mkdir -p $(@D)
-	$(GO) build -trimpath -tags "$(GOTAGS)" -ldflags "$(GOLDFLAGS)" -o $@ .
+	$(GO) build -trimpath -tags "$(GOTAGS)" -ldflags "$(GOLDFLAGS)" -o $@.linked .
+	cp $@.linked $@.new && mv -f $@.new $@ && rm -f $@.linked
 
 # deps-base: what build and demo need; deps: also what tests and bench use.
 deps-base:
