@@ -48,7 +48,15 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err := os.MkdirAll(o.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("state root: %w", err)
 	}
-	dir, lock, err := makeLockedDir(o.Root, o.ID)
+	b := o.Bundle
+	spec := b.Spec
+	newCgroup, err := cgroups.New(spec.Linux.CgroupsPath, o.ID)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.File, err)
+	}
+	// The cgroup paths are recorded with the directory, before the cgroups
+	// exist, so that `delete` finds them whenever create dies.
+	dir, lock, err := makeLockedDir(o.Root, o.ID, newCgroup.Paths())
 	if err != nil {
 		return nil, err
 	}
@@ -69,15 +77,10 @@ func Create(o CreateOpts) (_ *Container, err error) {
 		}
 	}()
 
-	b := o.Bundle
-	spec := b.Spec
+	cg = newCgroup // ours to remove from here on
 	bpf, storeBPF := seccomp.Cached(o.Root, spec.Linux.Seccomp)
 	defer storeBPF()
 	warnUnknownCaps(b.File, spec.Process)
-	cg, err = cgroups.New(spec.Linux.CgroupsPath, o.ID)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.File, err)
-	}
 	listener, err := listenStart(lock)
 	if err != nil {
 		return nil, err
@@ -94,10 +97,6 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	extra = append(extra, preserved...)
 	stdio, closeStdio, err := processStdio(spec.Process.Terminal, o.Console, o.Stdio)
 	if err != nil {
-		return nil, err
-	}
-	// Recorded before they exist, so `delete` finds them whenever create dies.
-	if err := writeCgroupFile(dir, cg.Paths()); err != nil {
 		return nil, err
 	}
 	cloneInto, byPid := createPlacement(cg, spec)

@@ -149,16 +149,20 @@ func Open(root, id string) (*Container, error) {
 	return &Container{ID: id, dir: dir, lock: lock, rec: rec}, nil
 }
 
-// makeLockedDir creates root/id already locked: a directory with a name
-// that is not an ID is made and locked, then renamed into place, so no
-// other command ever sees root/id unlocked without its state.json (which
-// would be an abandoned create).
-func makeLockedDir(root, id string) (string, *os.File, error) {
+// makeLockedDir creates root/id already locked, with cgroup.json recording
+// cgroupPaths: a directory with a name that is not an ID is made, filled
+// and locked, then renamed into place, so no other command ever sees
+// root/id unlocked without its state.json (which would be an abandoned
+// create), nor cgroup.json half written.
+func makeLockedDir(root, id string, cgroupPaths map[string]string) (string, *os.File, error) {
 	tmp, err := os.MkdirTemp(root, id+"~creating-")
 	if err != nil {
 		return "", nil, fmt.Errorf("create state directory: %w", err)
 	}
 	lock, err := lockDir(tmp)
+	if err == nil {
+		err = writeCgroupFile(tmp, cgroupPaths)
+	}
 	if err == nil {
 		err = os.Chmod(tmp, 0o711)
 	}
@@ -196,13 +200,17 @@ func removeDir(dir string) error {
 	return nil
 }
 
-// writeCgroupFile records the cgroup paths before the directories exist.
+// writeCgroupFile records the cgroup paths before the directories exist,
+// in a directory not yet in place: no temporary file and rename needed.
 func writeCgroupFile(dir string, paths map[string]string) error {
 	data, err := json.Marshal(paths)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, cgroupFile), data, 0o600)
+	if err := os.WriteFile(filepath.Join(dir, cgroupFile), data, 0o600); err != nil {
+		return fmt.Errorf("record cgroups: %w", err)
+	}
+	return nil
 }
 
 // recordedCgroup reopens the cgroup recorded in dir's cgroup.json; nil

@@ -328,14 +328,19 @@ func TestReadStateCreating(t *testing.T) {
 
 func TestMakeLockedDir(t *testing.T) {
 	root := t.TempDir()
-	dir, lock, err := makeLockedDir(root, "c1")
+	paths := map[string]string{"memory": "/sys/fs/cgroup/memory/c1"}
+	dir, lock, err := makeLockedDir(root, "c1", paths)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if dir != filepath.Join(root, "c1") || !isLocked(t, dir) {
 		t.Errorf("makeLockedDir = %s, locked %v", dir, isLocked(t, dir))
 	}
-	if _, _, err := makeLockedDir(root, "c1"); err == nil || !strings.Contains(err.Error(), "already exists") {
+	// The cgroups are recorded as the directory appears.
+	if data, err := os.ReadFile(filepath.Join(dir, cgroupFile)); err != nil || string(data) != `{"memory":"/sys/fs/cgroup/memory/c1"}` {
+		t.Errorf("cgroup.json: %q, %v", data, err)
+	}
+	if _, _, err := makeLockedDir(root, "c1", nil); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("second makeLockedDir = %v, want \"already exists\"", err)
 	}
 	lock.Close()
