@@ -3,9 +3,10 @@ package cgroups
 import (
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
+
+	"golang.org/x/sys/unix"
 )
 
 // Placement is how a new process enters a container's cgroup without
@@ -57,36 +58,43 @@ func (m *v1Manager) Placement() Placement {
 
 func (m *v2Manager) Placement() Placement { return Placement{CloneInto: m.dir} }
 
+// TasksFile is a v1 tasks file opened for JoinTasks: a bare fd, as
+// os.File would register it with Go's poller for nothing.
+type TasksFile struct {
+	fd   int
+	path string
+}
+
 // OpenTasks opens the tasks files for JoinTasks, while they can still be
 // reached by path (before pivot_root).
-func OpenTasks(paths []string) ([]*os.File, error) {
-	files := make([]*os.File, 0, len(paths))
+func OpenTasks(paths []string) ([]TasksFile, error) {
+	files := make([]TasksFile, 0, len(paths))
 	for _, p := range paths {
-		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			CloseAll(files)
+			CloseTasks(files)
 			return nil, fmt.Errorf("cgroups: open %s: %w", p, err)
 		}
-		files = append(files, f)
+		files = append(files, TasksFile{fd, p})
 	}
 	return files, nil
 }
 
 // JoinTasks moves the calling OS thread (the caller locks it) into each
 // opened tasks file's cgroup, and closes the files.
-func JoinTasks(files []*os.File) error {
-	defer CloseAll(files)
+func JoinTasks(files []TasksFile) error {
+	defer CloseTasks(files)
 	for _, f := range files {
-		if _, err := f.Write([]byte("0")); err != nil {
-			return fmt.Errorf("cgroups: join %s: %w", f.Name(), err)
+		if _, err := unix.Write(f.fd, []byte("0")); err != nil {
+			return fmt.Errorf("cgroups: join %s: %w", f.path, err)
 		}
 	}
 	return nil
 }
 
-// CloseAll closes every file.
-func CloseAll(files []*os.File) {
+// CloseTasks closes every file.
+func CloseTasks(files []TasksFile) {
 	for _, f := range files {
-		f.Close()
+		unix.Close(f.fd)
 	}
 }

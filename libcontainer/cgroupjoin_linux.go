@@ -44,7 +44,7 @@ func createPlacement(cg cgroups.Manager, spec *specs.Spec) (cloneInto string, by
 
 // openCgroupTasks opens, before pivot_root, the v1 tasks files the init
 // joins on COMMIT, when it joins them itself.
-func openCgroupTasks(paths map[string]string, spec *specs.Spec) ([]*os.File, error) {
+func openCgroupTasks(paths map[string]string, spec *specs.Spec) ([]cgroups.TasksFile, error) {
 	if len(paths) == 0 {
 		return nil, nil
 	}
