@@ -97,7 +97,8 @@ func deleteContainers(dir string) {
 		}
 		ents, _ := os.ReadDir(root)
 		for _, e := range ents {
-			if !e.IsDir() {
+			// husk's own entries (the seccomp cache) start with '@'.
+			if !e.IsDir() || strings.HasPrefix(e.Name(), "@") {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
