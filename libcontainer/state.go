@@ -83,7 +83,7 @@ func containerDir(root, id string) (string, error) {
 // any more: then dir, if a new create made it meanwhile, is locked instead.
 func lockDir(dir string) (*os.File, error) {
 	for {
-		f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		f, err := openStateDir(dir)
 		if err != nil {
 			return nil, err
 		}
@@ -113,9 +113,14 @@ func lockDir(dir string) (*os.File, error) {
 	}
 }
 
+// openStateDir opens a container directory, whose flock is the container's lock.
+func openStateDir(dir string) (*os.File, error) {
+	return os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
+
 // lockHeld tells whether someone holds dir's lock, without waiting.
 func lockHeld(dir string) bool {
-	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	f, err := openStateDir(dir)
 	if err != nil {
 		return false
 	}
@@ -273,7 +278,7 @@ func RemoveAbandoned(root, id string, force bool) (bool, error) {
 func removeDebris(root, id string) {
 	matches, _ := filepath.Glob(filepath.Join(root, id+"~*"))
 	for _, m := range matches {
-		if lock, err := os.OpenFile(m, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+		if lock, err := openStateDir(m); err == nil {
 			if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
 				os.RemoveAll(m)
 			}
