@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -319,7 +320,7 @@ type process struct {
 	spec   *specs.Process
 	path   string
 	env    []string
-	gids   []int
+	gids   []uint32
 	label  *execLabel
 	filter *seccomp.Filter
 	tty    *os.File // the pty slave when process.terminal is set
@@ -358,14 +359,9 @@ func prepareProcess(p *specs.Process, sc *specs.LinuxSeccomp) (*process, error) 
 		}
 		env = append(env[:len(env):len(env)], "HOME="+home)
 	}
-	gids := make([]int, 0, len(p.User.AdditionalGids))
-	for _, g := range p.User.AdditionalGids {
-		gids = append(gids, int(g))
-	}
+	gids := slices.Clone(p.User.AdditionalGids)
 	if known {
-		for _, g := range memberGroups(name) {
-			gids = append(gids, int(g))
-		}
+		gids = append(gids, memberGroups(name)...)
 	}
 	return &process{spec: p, path: path, env: env, gids: gids, label: label, filter: filter}, nil
 }
@@ -511,16 +507,12 @@ func (p *process) exec(preserveFds int, peer conn) error {
 // uid. Raw system calls change only this thread, as the capabilities are
 // set for it alone: the C library's setresuid would make every thread of
 // the init change too (a signal to each), and exec ends them all anyway.
-func setThreadUser(u specs.User, gids []int) error {
-	groups := make([]uint32, len(gids))
-	for i, g := range gids {
-		groups[i] = uint32(g)
-	}
+func setThreadUser(u specs.User, gids []uint32) error {
 	var list unsafe.Pointer
-	if len(groups) > 0 {
-		list = unsafe.Pointer(&groups[0])
+	if len(gids) > 0 {
+		list = unsafe.Pointer(&gids[0])
 	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(list), 0); e != 0 {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(list), 0); e != 0 {
 		return fmt.Errorf("process.user.additionalGids: %w", e)
 	}
 	gid, uid := uintptr(u.GID), uintptr(u.UID)

@@ -230,7 +230,7 @@ func TestPrepareProcess(t *testing.T) {
 	if len(p.Env) != 1 || env[:2][1] != "" {
 		t.Errorf("prepareProcess wrote into the config's env: %q", env[:2])
 	}
-	if !slices.Equal(proc.gids, []int{7, 8}) {
+	if !slices.Equal(proc.gids, []uint32{7, 8}) {
 		t.Errorf("gids %v, want [7 8]", proc.gids)
 	}
 
