@@ -71,15 +71,12 @@ func (hostFS) WriteFile(path string, chunks ...string) error {
 	defer unix.Close(fd)
 	// One write each: the kernel takes a cgroup file's value per write.
 	for _, c := range chunks {
-		for {
-			_, err := unix.Write(fd, []byte(c))
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return &os.PathError{Op: "write", Path: path, Err: err}
-			}
-			break
+		_, err := unix.Write(fd, []byte(c))
+		for err == unix.EINTR {
+			_, err = unix.Write(fd, []byte(c))
+		}
+		if err != nil {
+			return &os.PathError{Op: "write", Path: path, Err: err}
 		}
 	}
 	return nil
