@@ -2,7 +2,6 @@ package libcontainer
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -32,21 +31,18 @@ const maxMessage = 16 << 20
 // conn frames messages as u32 type, u32 length, payload (host byte order).
 type conn struct{ f *os.File }
 
-func (c conn) send(typ uint32, payload []byte) error {
+// frame is one message as it goes on the wire, sent in one write.
+func frame(typ uint32, payload []byte) []byte {
 	buf := make([]byte, 8+len(payload))
 	binary.NativeEndian.PutUint32(buf[0:], typ)
 	binary.NativeEndian.PutUint32(buf[4:], uint32(len(payload)))
 	copy(buf[8:], payload)
-	_, err := c.f.Write(buf)
-	return err
+	return buf
 }
 
-func (c conn) sendJSON(typ uint32, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return c.send(typ, data)
+func (c conn) send(typ uint32, payload []byte) error {
+	_, err := c.f.Write(frame(typ, payload))
+	return err
 }
 
 // sendInit sends the init its config (msgInit).
@@ -60,11 +56,7 @@ func (c conn) sendInit(cfg initConfig) error {
 
 // sendFd sends a message with fd attached.
 func (c conn) sendFd(typ uint32, payload []byte, fd int) error {
-	buf := make([]byte, 8+len(payload))
-	binary.NativeEndian.PutUint32(buf[0:], typ)
-	binary.NativeEndian.PutUint32(buf[4:], uint32(len(payload)))
-	copy(buf[8:], payload)
-	return unix.Sendmsg(int(c.f.Fd()), buf, unix.UnixRights(fd), nil, 0)
+	return unix.Sendmsg(int(c.f.Fd()), frame(typ, payload), unix.UnixRights(fd), nil, 0)
 }
 
 // recv returns io.EOF when the other side closed the socket between messages.

@@ -3,13 +3,13 @@ package libcontainer
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -89,22 +89,19 @@ func TestConnWireFormat(t *testing.T) {
 	}
 }
 
-func TestConnSendJSON(t *testing.T) {
+func TestConnSendInit(t *testing.T) {
 	a, b := socketPair(t)
-	go a.sendJSON(msgInit, initConfig{ID: "abc", PreserveFds: 2})
+	go a.sendInit(initConfig{ID: "abc", PreserveFds: 2, Process: &specs.Process{Cwd: "/w"}})
 	payload, err := b.expect(msgInit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got initConfig
-	if err := json.Unmarshal(payload, &got); err != nil {
+	got, err := decodeInitConfig(payload)
+	if err != nil {
 		t.Fatalf("payload %s: %v", payload, err)
 	}
-	if got.ID != "abc" || got.PreserveFds != 2 {
+	if got.ID != "abc" || got.PreserveFds != 2 || got.Process == nil || got.Process.Cwd != "/w" {
 		t.Errorf("payload %s decodes to %+v", payload, got)
-	}
-	if err := a.sendJSON(msgInit, func() {}); err == nil {
-		t.Errorf("sendJSON of a func: no error")
 	}
 }
 

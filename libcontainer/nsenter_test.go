@@ -67,7 +67,8 @@ func nsenterReport() {
 		Pid: os.Getpid(), UID: os.Getuid(), GID: os.Getgid(), Oom: strings.TrimSpace(string(oom)),
 		NS: readNS("self"), Mono: clockNs(unix.CLOCK_MONOTONIC), Boot: clockNs(unix.CLOCK_BOOTTIME),
 	}
-	if err := c.sendJSON(msgReady, r); err != nil {
+	data, err := json.Marshal(r)
+	if err != nil || c.send(msgReady, data) != nil {
 		os.Exit(3)
 	}
 	c.recv() // stay until the parent has looked at us and closed the socket
