@@ -2,11 +2,11 @@ package libcontainer
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"husk/cgroups"
 )
@@ -58,15 +58,16 @@ func openCgroupTasks(paths map[string]string, spec *specs.Spec) ([]cgroups.Tasks
 	return cgroups.OpenTasks(cg.Placement().Tasks)
 }
 
-// cloneIntoAttr makes os.StartProcess clone the child into the cgroup v2
-// directory dir; the returned func closes the directory once started.
+// cloneIntoAttr gives the clone's attributes, with the child cloned into
+// the cgroup v2 directory dir unless it is ""; the returned func closes the
+// directory once started.
 func cloneIntoAttr(dir string) (*syscall.SysProcAttr, func(), error) {
 	if dir == "" {
-		return nil, func() {}, nil
+		return &syscall.SysProcAttr{}, func() {}, nil
 	}
-	f, err := os.Open(dir)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open cgroup %s: %w", dir, err)
 	}
-	return &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd())}, func() { f.Close() }, nil
+	return &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}, func() { unix.Close(fd) }, nil
 }

@@ -162,9 +162,6 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 	// syscall.ForkExec, not os.StartProcess: os probes pidfd support with
 	// a throwaway child the first time, and the clone gives us the pidfd.
 	pidfd := -1
-	if sys == nil {
-		sys = &syscall.SysProcAttr{}
-	}
 	sys.PidFD = &pidfd
 	ns := o.ns
 	sys.Cloneflags = ns.cloneDirectly()
