@@ -79,7 +79,8 @@ func checkPtmx(f *os.File) error {
 	}
 	if fs.Type != unix.DEVPTS_SUPER_MAGIC || st.Ino != ptmxIno || st.Mode&unix.S_IFMT != unix.S_IFCHR ||
 		st.Rdev != unix.Mkdev(ptmxMajor, ptmxMinor) {
-		return fmt.Errorf("process.terminal: /dev/pts/ptmx is not the ptmx of a devpts mount")
+		return fmt.Errorf("process.terminal: /dev/pts/ptmx is not the ptmx of a devpts mount (filesystem magic %#x, inode %d, mode %#o, device %d:%d)",
+			fs.Type, st.Ino, st.Mode&unix.S_IFMT, unix.Major(st.Rdev), unix.Minor(st.Rdev))
 	}
 	return nil
 }
