@@ -27,7 +27,7 @@ esac
 
 # Packages with a fuzz_test.go, and their targets as 'go test -list' gives
 # them: the target names, then "ok <package> <time>".
-pkgs=$($GO list -f '{{if .TestGoFiles}}{{.ImportPath}}{{end}}' ./... | grep -v '/tests') || exit 1
+pkgs=$(timeout -k 10 300 $GO list -f '{{if .TestGoFiles}}{{.ImportPath}}{{end}}' ./... | grep -v '/tests') || exit 1
 list=$(timeout -k 10 300 $GO test -list '^Fuzz' $pkgs) || { echo "$list" >&2; exit 1; }
 targets=()
 pending=()
@@ -53,7 +53,7 @@ if [ ${#targets[@]} -eq 0 ]; then
 	exit 1
 fi
 
-module=$($GO list -m)
+module=$(timeout -k 10 60 $GO list -m) || exit 1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 summary=()
