@@ -16,13 +16,17 @@ FUZZTIME=${FUZZTIME:-5s}
 # the limit only has to catch a hang.
 TARGET_TIMEOUT=${TARGET_TIMEOUT:-180}
 
-# FUZZTIME in seconds (go's 30s, 2m, 1h or Nx), for the timeout.
+# FUZZTIME in seconds (go's 30s, 2m, 1h or Nx), for the timeout. Only
+# whole numbers: "1.5s" or "100ms" would break the arithmetic.
+if [[ ! $FUZZTIME =~ ^[0-9]+[smhx]$ ]]; then
+	echo "fuzz.sh: FUZZTIME=$FUZZTIME: want a whole duration like 5s, 2m, 1h or 1000x" >&2
+	exit 2
+fi
 case $FUZZTIME in
 *x) fuzz_secs=60 ;;
-*h) fuzz_secs=$((${FUZZTIME%h} * 3600)) ;;
-*m) fuzz_secs=$((${FUZZTIME%m} * 60)) ;;
-*s) fuzz_secs=${FUZZTIME%s} ;;
-*) echo "fuzz.sh: FUZZTIME=$FUZZTIME: want a duration like 5s, 2m or 1000x" >&2; exit 2 ;;
+*h) fuzz_secs=$((10#${FUZZTIME%h} * 3600)) ;;
+*m) fuzz_secs=$((10#${FUZZTIME%m} * 60)) ;;
+*s) fuzz_secs=$((10#${FUZZTIME%s})) ;;
 esac
 
 # Packages with a fuzz_test.go, and their targets as 'go test -list' gives
