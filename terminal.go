@@ -50,7 +50,7 @@ func setupTerminal(terminal, detach bool, socket string) (*terminalIO, error) {
 	}
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("--console-socket: %w", err)
+		return nil, fmt.Errorf("--console-socket %s: socket: %w", socket, err)
 	}
 	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: socket}); err != nil {
 		unix.Close(fd)
@@ -117,12 +117,12 @@ func (r *relay) attach(master *os.File) error {
 	fd, err := unix.Dup(int(master.Fd()))
 	master.Close()
 	if err != nil {
-		return fmt.Errorf("terminal: %w", err)
+		return fmt.Errorf("terminal: duplicate the pty master: %w", err)
 	}
 	unix.CloseOnExec(fd)
 	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
-		return fmt.Errorf("terminal: %w", err)
+		return fmt.Errorf("terminal: make the pty master non-blocking: %w", err)
 	}
 	r.fd, r.master, r.host = fd, os.NewFile(uintptr(fd), "pty-master"), -1
 	for _, h := range []int{0, 1, 2} {
@@ -131,7 +131,7 @@ func (r *relay) attach(master *os.File) error {
 			break
 		}
 	}
-	if isTerminal(0) {
+	if r.host == 0 { // stdin, the first one tried, is a terminal
 		saved, err := makeRaw(0)
 		if err != nil {
 			return err
@@ -197,7 +197,7 @@ func isTerminal(fd int) bool {
 func makeRaw(fd int) (*unix.Termios, error) {
 	saved, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
-		return nil, fmt.Errorf("terminal: %w", err)
+		return nil, fmt.Errorf("terminal: fd %d: read its settings: %w", fd, err)
 	}
 	raw := *saved
 	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
@@ -207,7 +207,7 @@ func makeRaw(fd int) (*unix.Termios, error) {
 	raw.Cflag |= unix.CS8
 	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
 	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &raw); err != nil {
-		return nil, fmt.Errorf("terminal: set raw mode: %w", err)
+		return nil, fmt.Errorf("terminal: fd %d: set raw mode: %w", fd, err)
 	}
 	return saved, nil
 }

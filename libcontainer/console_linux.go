@@ -79,15 +79,21 @@ func checkPtmx(f *os.File) error {
 	}
 	if fs.Type != unix.DEVPTS_SUPER_MAGIC || st.Ino != ptmxIno || st.Mode&unix.S_IFMT != unix.S_IFCHR ||
 		st.Rdev != unix.Mkdev(ptmxMajor, ptmxMinor) {
-		return fmt.Errorf("process.terminal: /dev/pts/ptmx is not the ptmx of a devpts mount")
+		return fmt.Errorf("process.terminal: /dev/pts/ptmx is not the ptmx of a devpts mount (filesystem magic %#x, inode %d, mode %#o, device %d:%d)",
+			fs.Type, st.Ino, st.Mode&unix.S_IFMT, unix.Major(st.Rdev), unix.Minor(st.Rdev))
 	}
 	return nil
 }
 
-// bindConsole binds the pty slave over /dev/console (target, an O_PATH
-// handle inside the rootfs), so that programs writing to the console
-// reach the container's terminal, as in runc.
-func bindConsole(slave *os.File, target handle) error {
+// bindConsole binds the pty slave over /dev/console, resolved inside the
+// rootfs, so that programs writing to the console reach the container's
+// terminal, as in runc.
+func (r *rootfs) bindConsole(slave *os.File) error {
+	target, err := r.target("/dev/console", false)
+	if err != nil {
+		return fmt.Errorf("process.terminal: /dev/console: %w", err)
+	}
+	defer target.Close()
 	if err := unix.Mount(procFd(slave), target.path(), "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("process.terminal: bind the pty over /dev/console: %w", err)
 	}
@@ -152,20 +158,12 @@ func (r *rootfs) terminal(c conn, size *specs.Box) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = func() error {
-		target, err := r.target("/dev/console", false)
-		if err != nil {
-			return fmt.Errorf("process.terminal: /dev/console: %w", err)
-		}
-		defer target.Close()
-		return bindConsole(slave, target)
-	}()
-	if err == nil {
-		err = sendMaster(c, master)
-	} else {
+	if err := r.bindConsole(slave); err != nil {
 		master.Close()
+		slave.Close()
+		return nil, err
 	}
-	if err != nil {
+	if err := sendMaster(c, master); err != nil {
 		slave.Close()
 		return nil, err
 	}
@@ -204,7 +202,7 @@ func processStdio(terminal bool, console func(*os.File) error, stdio [3]*os.File
 	}
 	null, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
 	if err != nil {
-		return stdio, nil, err
+		return stdio, nil, fmt.Errorf("process.terminal: stdio until the terminal takes over: %w", err)
 	}
 	return [3]*os.File{null, null, null}, func() { null.Close() }, nil
 }

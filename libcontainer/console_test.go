@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -64,11 +65,16 @@ func TestCheckPtmx(t *testing.T) {
 			t.Errorf("checkPtmx(%s) = %v, want a refusal", path, err)
 		}
 	}
-	if f, err := os.OpenFile("/dev/pts/ptmx", unix.O_PATH|unix.O_CLOEXEC, 0); err == nil {
-		defer f.Close()
-		if err := checkPtmx(f); err != nil {
-			t.Errorf("checkPtmx(/dev/pts/ptmx) = %v", err)
-		}
+	f, err := os.OpenFile("/dev/pts/ptmx", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skip("no devpts at /dev/pts: the accepted case is not checked")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := checkPtmx(f); err != nil {
+		t.Errorf("checkPtmx(/dev/pts/ptmx) = %v", err)
 	}
 }
 

@@ -23,7 +23,7 @@ const copyUpOption = "tmpcopyup"
 // follow a symlink: no path is resolved on the host, and a symlink in the
 // image is copied as a symlink.
 func (r *rootfs) mountTmpfsCopyUp(m specs.Mount, dest string, t handle, opts mountOptions) error {
-	src, err := unix.Openat(int(t), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	src, err := openDirAt(int(t), ".")
 	if err != nil {
 		return fmt.Errorf("%s: open the directory to copy: %w", copyUpOption, err)
 	}
@@ -38,7 +38,7 @@ func (r *rootfs) mountTmpfsCopyUp(m specs.Mount, dest string, t handle, opts mou
 		return err
 	}
 	defer top.Close()
-	dst, err := unix.Openat(int(top), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dst, err := openDirAt(int(top), ".")
 	if err != nil {
 		return fmt.Errorf("%s: open the new tmpfs: %w", copyUpOption, err)
 	}
@@ -115,13 +115,12 @@ func copySubdirAt(src, dst int, name string) error {
 	if err := unix.Mkdirat(dst, name, 0o700); err != nil {
 		return err
 	}
-	const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	s, err := unix.Openat(src, name, dirFlags, 0)
+	s, err := openDirAt(src, name)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(s)
-	d, err := unix.Openat(dst, name, dirFlags, 0)
+	d, err := openDirAt(dst, name)
 	if err != nil {
 		return err
 	}
@@ -146,9 +145,16 @@ func copyFileAt(src, dst int, name string) error {
 	return err
 }
 
+// openDirAt opens the directory name in dir for reading; a symlink is
+// refused, not followed. "." gives a readable fd of an O_PATH handle, or a
+// second one with its own offset.
+func openDirAt(dir int, name string) (int, error) {
+	return unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+}
+
 // readDirNames lists the directory fd; the fd stays open and is not moved.
 func readDirNames(fd int) ([]string, error) {
-	dup, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dup, err := openDirAt(fd, ".")
 	if err != nil {
 		return nil, err
 	}

@@ -75,6 +75,7 @@ benchexec=$work/benchexec
 	echo "bench.sh: cannot build scripts/benchexec (run 'make deps')" >&2
 	exit 1
 }
+timer=("$benchexec" -o "$work/elapsed" -t 60s)
 
 # The bundle comes from husk's own spec when husk is built, else from runc's,
 # and is the same for every runtime.
@@ -134,16 +135,21 @@ n=${#names[@]}
 
 failed=0
 
-# rt NAME ARGS...: runs the runtime quietly; a failure is reported and counted.
-rt() {
-	local name=$1
-	shift
-	if ! "${tmo[@]}" "${bin[$name]}" --root "$work/root-$name" "$@" </dev/null >"$work/out" 2>&1; then
+# run_under WRAPPER NAME ARGS...: runs the runtime quietly under the command
+# in the array named WRAPPER; a failure is reported and counted.
+run_under() {
+	local -n wrapper=$1
+	local name=$2
+	shift 2
+	if ! "${wrapper[@]}" "${bin[$name]}" --root "$work/root-$name" "$@" </dev/null >"$work/out" 2>&1; then
 		echo "bench: $name $*: failed: $(tail -n 1 "$work/out")" >&2
 		failed=1
 		return 1
 	fi
 }
+
+# rt NAME ARGS...: runs the runtime under timeout(1).
+rt() { run_under tmo "$@"; }
 
 # record METRIC NAME VALUE (skipped during warm-up rounds)
 record() {
@@ -156,11 +162,7 @@ record() {
 timed() {
 	local metric=$1 name=$2 us
 	shift 2
-	if ! "$benchexec" -o "$work/elapsed" -t 60s "${bin[$name]}" --root "$work/root-$name" "$@" </dev/null >"$work/out" 2>&1; then
-		echo "bench: $name $*: failed: $(tail -n 1 "$work/out")" >&2
-		failed=1
-		return 1
-	fi
+	run_under timer "$name" "$@" || return 1
 	read -r us <"$work/elapsed"
 	record "$metric" "$name" "$us"
 }

@@ -16,18 +16,22 @@ FUZZTIME=${FUZZTIME:-5s}
 # the limit only has to catch a hang.
 TARGET_TIMEOUT=${TARGET_TIMEOUT:-180}
 
-# FUZZTIME in seconds (go's 30s, 2m, 1h or Nx), for the timeout.
+# FUZZTIME in seconds (go's 30s, 2m, 1h or Nx), for the timeout. Only
+# whole numbers: "1.5s" or "100ms" would break the arithmetic.
+if [[ ! $FUZZTIME =~ ^[0-9]+[smhx]$ ]]; then
+	echo "fuzz.sh: FUZZTIME=$FUZZTIME: want a whole duration like 5s, 2m, 1h or 1000x" >&2
+	exit 2
+fi
 case $FUZZTIME in
 *x) fuzz_secs=60 ;;
-*h) fuzz_secs=$((${FUZZTIME%h} * 3600)) ;;
-*m) fuzz_secs=$((${FUZZTIME%m} * 60)) ;;
-*s) fuzz_secs=${FUZZTIME%s} ;;
-*) echo "fuzz.sh: FUZZTIME=$FUZZTIME: want a duration like 5s, 2m or 1000x" >&2; exit 2 ;;
+*h) fuzz_secs=$((10#${FUZZTIME%h} * 3600)) ;;
+*m) fuzz_secs=$((10#${FUZZTIME%m} * 60)) ;;
+*s) fuzz_secs=$((10#${FUZZTIME%s})) ;;
 esac
 
 # Packages with a fuzz_test.go, and their targets as 'go test -list' gives
 # them: the target names, then "ok <package> <time>".
-pkgs=$($GO list -f '{{if .TestGoFiles}}{{.ImportPath}}{{end}}' ./... | grep -v '/tests') || exit 1
+pkgs=$(timeout -k 10 300 $GO list -f '{{if .TestGoFiles}}{{.ImportPath}}{{end}}' ./... | grep -v '/tests') || exit 1
 list=$(timeout -k 10 300 $GO test -list '^Fuzz' $pkgs) || { echo "$list" >&2; exit 1; }
 targets=()
 pending=()
@@ -53,7 +57,7 @@ if [ ${#targets[@]} -eq 0 ]; then
 	exit 1
 fi
 
-module=$($GO list -m)
+module=$(timeout -k 10 60 $GO list -m) || exit 1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 summary=()

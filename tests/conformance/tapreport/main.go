@@ -291,7 +291,7 @@ func loadResults(dir string) ([]*result, error) {
 		}
 		rc, err := strconv.Atoi(strings.TrimSpace(string(rcText)))
 		if err != nil {
-			return nil, fmt.Errorf("%s.rc: %q is no exit status", name, rcText)
+			return nil, fmt.Errorf("%s: %q is no exit status", filepath.Join(dir, name+".rc"), rcText)
 		}
 		if secs, err := os.ReadFile(filepath.Join(dir, name+".secs")); err == nil {
 			res.Secs = strings.TrimSpace(string(secs))
@@ -398,25 +398,27 @@ func main() {
 	}
 	f, err := os.Open(*expected)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "tapreport: %v\n", err)
-		os.Exit(2)
+		fatal(err)
 	}
 	exp, err := parseExpected(*expected, f)
 	f.Close()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "tapreport: %v\n", err)
-		os.Exit(2)
+		fatal(err)
 	}
 	results, err := loadResults(*dir)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "tapreport: %v\n", err)
-		os.Exit(2)
+		fatal(err)
 	}
 	if len(results) == 0 {
-		fmt.Fprintf(os.Stderr, "tapreport: no results in %s\n", *dir)
-		os.Exit(2)
+		fatal(fmt.Errorf("no results in %s", *dir))
 	}
 	if report(os.Stdout, results, exp) > 0 {
 		os.Exit(1)
 	}
+}
+
+// fatal reports an error in the input (not a test failure) and exits 2.
+func fatal(err error) {
+	fmt.Fprintf(os.Stderr, "tapreport: %v\n", err)
+	os.Exit(2)
 }
