@@ -38,6 +38,9 @@ func MkdirAll(dir string) error {
 	return nil
 }
 
+// HasV1 says whether there are v1 hierarchies to join through Tasks.
+func (p Placement) HasV1() bool { return len(p.Tasks) > 0 }
+
 func (m *v1Manager) Placement() Placement {
 	var p Placement
 	for _, k := range slices.Sorted(maps.Keys(m.paths)) {
