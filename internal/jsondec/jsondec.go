@@ -251,7 +251,7 @@ func setNumber(v reflect.Value, lit string) error {
 // object decodes a JSON object into the struct v.
 func (d *decoder) object(v reflect.Value, info *typeInfo, depth int) error {
 	seen := make([]bool, len(info.fields))
-	return d.members(depth, func(key string) error {
+	return d.members(func(key string) error {
 		i, ok := info.byName[key]
 		if !ok {
 			// encoding/json would take a key matching a field name only
@@ -284,7 +284,7 @@ func (d *decoder) mapValue(v reflect.Value, depth int) error {
 	if v.IsNil() {
 		v.Set(reflect.MakeMap(t))
 	}
-	return d.members(depth, func(key string) error {
+	return d.members(func(key string) error {
 		k := reflect.ValueOf(key).Convert(t.Key())
 		if v.MapIndex(k).IsValid() {
 			return errDup
@@ -300,16 +300,8 @@ func (d *decoder) mapValue(v reflect.Value, depth int) error {
 
 // members reads an object, calling member for each key with the decoder
 // at the key's value.
-func (d *decoder) members(depth int, member func(key string) error) error {
-	if d.next() != '{' {
-		return errType
-	}
-	d.pos++
-	if d.next() == '}' {
-		d.pos++
-		return nil
-	}
-	for {
+func (d *decoder) members(member func(key string) error) error {
+	return d.container('{', '}', func() error {
 		if d.next() != '"' {
 			return errSyntax
 		}
@@ -321,19 +313,8 @@ func (d *decoder) members(depth int, member func(key string) error) error {
 			return errSyntax
 		}
 		d.pos++
-		if err := member(key); err != nil {
-			return err
-		}
-		switch d.next() {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			return nil
-		default:
-			return errSyntax
-		}
-	}
+		return member(key)
+	})
 }
 
 // array decodes a JSON array into the slice v; like encoding/json, [] is
@@ -343,7 +324,7 @@ func (d *decoder) array(v reflect.Value, depth int) error {
 		return errType
 	}
 	v.Set(reflect.MakeSlice(v.Type(), 0, 0))
-	return d.elements(depth, func() error {
+	return d.elements(func() error {
 		i := v.Len()
 		if i == v.Cap() {
 			v.Grow(1)
@@ -354,23 +335,29 @@ func (d *decoder) array(v reflect.Value, depth int) error {
 }
 
 // elements reads an array, calling elem with the decoder at each value.
-func (d *decoder) elements(depth int, elem func() error) error {
-	if d.next() != '[' {
+func (d *decoder) elements(elem func() error) error {
+	return d.container('[', ']', elem)
+}
+
+// container reads the open byte, then items separated by commas up to the
+// end byte, calling item with the decoder at each.
+func (d *decoder) container(open, end byte, item func() error) error {
+	if d.next() != open {
 		return errType
 	}
 	d.pos++
-	if d.next() == ']' {
+	if d.next() == end {
 		d.pos++
 		return nil
 	}
 	for {
-		if err := elem(); err != nil {
+		if err := item(); err != nil {
 			return err
 		}
 		switch d.next() {
 		case ',':
 			d.pos++
-		case ']':
+		case end:
 			d.pos++
 			return nil
 		default:
@@ -551,7 +538,7 @@ func (d *decoder) anyValue(depth int) (any, error) {
 	switch d.next() {
 	case '{':
 		m := map[string]any{}
-		err := d.members(depth, func(key string) error {
+		err := d.members(func(key string) error {
 			if _, dup := m[key]; dup {
 				return errDup
 			}
@@ -562,7 +549,7 @@ func (d *decoder) anyValue(depth int) (any, error) {
 		return m, err
 	case '[':
 		a := []any{}
-		err := d.elements(depth, func() error {
+		err := d.elements(func() error {
 			x, err := d.anyValue(depth + 1)
 			a = append(a, x)
 			return err
@@ -599,9 +586,9 @@ func (d *decoder) skipValue(depth int) error {
 	case '{':
 		// Checks the keys as well (a repaired key is still a valid one,
 		// but giving up on it costs nothing here).
-		return d.members(depth, func(string) error { return d.skipValue(depth + 1) })
+		return d.members(func(string) error { return d.skipValue(depth + 1) })
 	case '[':
-		return d.elements(depth, func() error { return d.skipValue(depth + 1) })
+		return d.elements(func() error { return d.skipValue(depth + 1) })
 	case '"':
 		_, err := d.str()
 		return err
