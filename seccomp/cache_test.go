@@ -51,18 +51,7 @@ func TestCachedGivesTheSameProgram(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("cache dir: %v, %v; want mode 0700", fi, err)
 	}
-	want, err := compileNow(s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	Precompile(s, got)
-	f, err := Compile(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f == nil || !slices.Equal(f.prog, want.prog) || f.flags != want.flags {
-		t.Fatalf("filter from the cached program differs from a compiled one")
-	}
+	precompileMatches(t, s, got)
 }
 
 // The key follows the rules and only them.
