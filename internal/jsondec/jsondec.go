@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -759,7 +760,7 @@ func (info *typeInfo) addFields(t reflect.Type, prefix []int) error {
 			return errUnsupportedStruct
 		}
 		info.byName[name] = len(info.fields)
-		info.fields = append(info.fields, field{name: name, index: index, unsupported: hasOption(opts, "string")})
+		info.fields = append(info.fields, field{name: name, index: index, unsupported: slices.Contains(strings.Split(opts, ","), "string")})
 	}
 	return nil
 }
@@ -772,17 +773,6 @@ func validName(name string) bool {
 		}
 	}
 	return true
-}
-
-func hasOption(opts, want string) bool {
-	for opts != "" {
-		var o string
-		o, opts, _ = strings.Cut(opts, ",")
-		if o == want {
-			return true
-		}
-	}
-	return false
 }
 
 // Handles tells whether the fast path decodes values of type t itself
