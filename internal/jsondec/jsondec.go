@@ -321,9 +321,6 @@ func (d *decoder) members(member func(key string) error) error {
 // array decodes a JSON array into the slice v; like encoding/json, [] is
 // an empty, non-nil slice.
 func (d *decoder) array(v reflect.Value, depth int) error {
-	if d.next() != '[' {
-		return errType
-	}
 	v.Set(reflect.MakeSlice(v.Type(), 0, 0))
 	return d.elements(func() error {
 		i := v.Len()
