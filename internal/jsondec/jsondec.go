@@ -137,18 +137,9 @@ func (d *decoder) value(v reflect.Value, depth int) error {
 	switch info.kind {
 	case kindUnsupported:
 		return errTypeKind
-	case kindRaw:
-		// json.RawMessage.UnmarshalJSON keeps a copy of the value's bytes,
-		// null included.
-		start := d.pos
-		if err := d.skipValue(depth); err != nil {
-			return err
-		}
-		v.SetBytes(append([]byte(nil), d.data[start:d.pos]...))
-		return nil
-	case kindTime:
-		// time.Time's own UnmarshalJSON on the value's bytes, as
-		// encoding/json calls it (null included).
+	case kindRaw, kindTime:
+		// Their own UnmarshalJSON on the value's bytes, null included, as
+		// encoding/json calls it: json.RawMessage keeps a copy of them.
 		start := d.pos
 		if err := d.skipValue(depth); err != nil {
 			return err
