@@ -261,11 +261,7 @@ func (d *decoder) object(v reflect.Value, info *typeInfo, depth int) error {
 			return errDup
 		}
 		seen[i] = true
-		fv := v.Field(f.index[0])
-		if len(f.index) > 1 {
-			fv = v.FieldByIndex(f.index)
-		}
-		return d.value(fv, depth+1)
+		return d.value(v.FieldByIndex(f.index), depth+1)
 	})
 }
 
