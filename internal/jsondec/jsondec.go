@@ -622,12 +622,11 @@ func (info *typeInfo) foldMatch(key string) bool {
 var (
 	infoCache sync.Map // reflect.Type → *typeInfo
 
-	rawMessageType       = reflect.TypeFor[json.RawMessage]()
-	timeType             = reflect.TypeFor[time.Time]()
-	numberType           = reflect.TypeFor[json.Number]()
-	jsonUnmarshalerType  = reflect.TypeFor[json.Unmarshaler]()
-	textUnmarshalerType  = reflect.TypeFor[encoding.TextUnmarshaler]()
-	errUnsupportedStruct = errors.New("struct layout not handled")
+	rawMessageType      = reflect.TypeFor[json.RawMessage]()
+	timeType            = reflect.TypeFor[time.Time]()
+	numberType          = reflect.TypeFor[json.Number]()
+	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
 // infoOf returns how to decode t, computed on t's first visit only.
@@ -671,7 +670,7 @@ func newInfo(t reflect.Type) *typeInfo {
 		}
 	case reflect.Struct:
 		info := &typeInfo{byName: map[string]int{}}
-		if info.addFields(t, nil) == nil {
+		if info.addFields(t, nil) {
 			return info
 		}
 	}
@@ -689,11 +688,12 @@ func hasUnmarshaler(t reflect.Type) bool {
 }
 
 // addFields adds the fields of struct t, found at index path prefix, with
-// their names as encoding/json gives them. Layouts where encoding/json
-// has to arbitrate between fields (the same name twice, as embedding
-// can give; a non-ASCII name, which it may match case-folded to an ASCII
-// key) or has to allocate embedded pointers are not handled.
-func (info *typeInfo) addFields(t reflect.Type, prefix []int) error {
+// their names as encoding/json gives them, and tells whether it could.
+// Layouts where encoding/json has to arbitrate between fields (the same
+// name twice, as embedding can give; a non-ASCII name, which it may match
+// case-folded to an ASCII key) or has to allocate embedded pointers are
+// not handled.
+func (info *typeInfo) addFields(t reflect.Type, prefix []int) bool {
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		tag := sf.Tag.Get("json")
@@ -708,13 +708,13 @@ func (info *typeInfo) addFields(t reflect.Type, prefix []int) error {
 		if sf.Anonymous && name == "" {
 			// An embedded struct's fields are promoted.
 			if sf.Type.Kind() == reflect.Struct && sf.IsExported() {
-				if err := info.addFields(sf.Type, index); err != nil {
-					return err
+				if !info.addFields(sf.Type, index) {
+					return false
 				}
 				continue
 			}
 			if sf.Type.Kind() == reflect.Struct || sf.Type.Kind() == reflect.Pointer {
-				return errUnsupportedStruct
+				return false
 			}
 		}
 		if !sf.IsExported() {
@@ -723,18 +723,18 @@ func (info *typeInfo) addFields(t reflect.Type, prefix []int) error {
 		if name == "" {
 			name = sf.Name
 		} else if !validName(name) {
-			return errUnsupportedStruct // encoding/json would use sf.Name
+			return false // encoding/json would use sf.Name
 		}
 		if !isASCII(name) {
-			return errUnsupportedStruct
+			return false
 		}
 		if _, dup := info.byName[name]; dup {
-			return errUnsupportedStruct
+			return false
 		}
 		info.byName[name] = len(info.fields)
 		info.fields = append(info.fields, field{name: name, index: index, unsupported: slices.Contains(strings.Split(opts, ","), "string")})
 	}
-	return nil
+	return true
 }
 
 // validName is a subset of the tag names encoding/json accepts.
