@@ -87,7 +87,10 @@ func TestInitConfigRoundTrip(t *testing.T) {
 		t.Errorf("decoded %+v, want %+v", *got, want)
 	}
 	for _, cfg := range []initConfig{{ID: "c2"}, want} {
-		data, _ := cfg.encode()
+		data, err := cfg.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
 		got, err := decodeInitConfig(data)
 		if err != nil || (got.Process == nil) != (cfg.Process == nil) || (got.Seccomp == nil) != (cfg.Seccomp == nil) {
 			t.Errorf("%s: process %v seccomp %v, err %v", data, got.Process, got.Seccomp, err)
