@@ -101,11 +101,11 @@ func cacheKey(s *specs.LinuxSeccomp) ([sha256.Size]byte, error) {
 	}
 	rules, err := json.Marshal(cacheInput{s.DefaultAction, s.DefaultErrnoRet, s.Architectures, s.Syscalls})
 	if err != nil {
-		return key, err
+		return key, fmt.Errorf("seccomp cache key: encoding the rules: %w", err)
 	}
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {
-		return key, err
+		return key, fmt.Errorf("seccomp cache key: uname: %w", err)
 	}
 	major, minor, micro := libseccomp.GetLibraryVersion()
 	api, _ := libseccomp.GetAPI()
@@ -119,30 +119,31 @@ func cacheKey(s *specs.LinuxSeccomp) ([sha256.Size]byte, error) {
 
 // buildID reads the Go build ID note of the running binary.
 func buildID() ([]byte, error) {
-	f, err := os.Open("/proc/self/exe")
+	const exe, name = "/proc/self/exe", ".note.go.buildid"
+	f, err := os.Open(exe)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	ef, err := elf.NewFile(f)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", exe, err)
 	}
-	sec := ef.Section(".note.go.buildid")
+	sec := ef.Section(name)
 	if sec == nil {
-		return nil, errors.New("no Go build ID")
+		return nil, fmt.Errorf("%s: no %s section", exe, name)
 	}
 	note, err := sec.Data()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: section %s: %w", exe, name, err)
 	}
 	// namesz, descsz, type, "Go\0\0", the ID.
-	if len(note) < 16 || !bytes.Equal(note[12:16], []byte("Go\x00\x00")) {
-		return nil, errors.New("malformed Go build ID note")
+	var n uint64 // descsz, 0 if the note is not Go's
+	if len(note) >= 16 && bytes.Equal(note[12:16], []byte("Go\x00\x00")) {
+		n = uint64(ef.ByteOrder.Uint32(note[4:]))
 	}
-	n := ef.ByteOrder.Uint32(note[4:])
-	if uint64(n) > uint64(len(note)-16) || n == 0 {
-		return nil, errors.New("malformed Go build ID note")
+	if n == 0 || n > uint64(len(note)-16) {
+		return nil, fmt.Errorf("%s: section %s (%d bytes) is not a Go build ID note", exe, name, len(note))
 	}
 	return note[16 : 16+n], nil
 }
@@ -159,12 +160,12 @@ func openCacheDir(dir string, create bool) (int, error) {
 		}
 	}
 	if err != nil {
-		return -1, err
+		return -1, fmt.Errorf("seccomp cache directory %s: %w", dir, err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return -1, err
+		return -1, fmt.Errorf("seccomp cache directory %s: fstat: %w", dir, err)
 	}
 	if int(st.Uid) != os.Geteuid() || st.Mode&0o077 != 0 {
 		unix.Close(fd)
@@ -232,15 +233,17 @@ func writeEntry(dir string, key [sha256.Size]byte, bpf []byte) error {
 	tmp := ".tmp-" + rand.Text()
 	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return err
+		return fmt.Errorf("seccomp cache entry %s: %w", filepath.Join(dir, tmp), err)
 	}
-	f := os.NewFile(uintptr(fd), tmp)
+	f := os.NewFile(uintptr(fd), filepath.Join(dir, tmp))
 	_, err = f.Write(encodeEntry(key, bpf))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = unix.Renameat(dfd, tmp, dfd, hex.EncodeToString(key[:]))
+		if err = unix.Renameat(dfd, tmp, dfd, hex.EncodeToString(key[:])); err != nil {
+			err = fmt.Errorf("seccomp cache entry %s: rename to %s: %w", filepath.Join(dir, tmp), hex.EncodeToString(key[:]), err)
+		}
 	}
 	if err != nil {
 		unix.Unlinkat(dfd, tmp, 0)

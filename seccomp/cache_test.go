@@ -51,18 +51,7 @@ func TestCachedGivesTheSameProgram(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("cache dir: %v, %v; want mode 0700", fi, err)
 	}
-	want, err := compileNow(s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	Precompile(s, got)
-	f, err := Compile(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f == nil || !slices.Equal(f.prog, want.prog) || f.flags != want.flags {
-		t.Fatalf("filter from the cached program differs from a compiled one")
-	}
+	precompileMatches(t, s, got)
 }
 
 // The key follows the rules and only them.
@@ -159,7 +148,9 @@ func TestCacheRefusesUnsafePaths(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(root, CacheDir), 0o777); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(filepath.Join(root, CacheDir), 0o777)
+	if err := os.Chmod(filepath.Join(root, CacheDir), 0o777); err != nil {
+		t.Fatal(err)
+	}
 	cached(t, root, s)
 	if bpf := cached(t, root, s); bpf != nil {
 		t.Errorf("cache used in a directory others can write")
@@ -169,7 +160,10 @@ func TestCacheRefusesUnsafePaths(t *testing.T) {
 	root = t.TempDir()
 	cached(t, root, s)
 	path := entryPath(t, root, s)
-	good, _ := os.ReadFile(path)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	target := filepath.Join(elsewhere, "target")
 	if err := os.WriteFile(target, good, 0o600); err != nil {
 		t.Fatal(err)

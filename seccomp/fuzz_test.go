@@ -128,9 +128,6 @@ func checkActions(t *testing.T, s *specs.LinuxSeccomp, prog []unix.SockFilter) {
 	}
 	want[1023] = def // no syscall has this number
 	for nr, ret := range want {
-		if ret == def && nr != 1023 {
-			continue
-		}
 		if got := runFilter(t, prog, uint32(nr)); got != ret {
 			t.Fatalf("syscall %d: the filter returns %#x, want %#x", nr, got, ret)
 		}

@@ -7,20 +7,27 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-func TestPrecompileGivesTheSameFilter(t *testing.T) {
-	s := loadProfile(t)
+// precompileMatches checks that Compile after Precompile(s, bpf) gives the
+// filter a direct compilation of s does.
+func precompileMatches(t *testing.T, s *specs.LinuxSeccomp, bpf []byte) {
+	t.Helper()
 	want, err := compileNow(s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	Precompile(s, nil)
+	Precompile(s, bpf)
 	got, err := Compile(s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got == nil || !slices.Equal(got.prog, want.prog) || got.flags != want.flags {
-		t.Fatalf("precompiled filter differs from a direct compilation")
+		t.Fatalf("precompiled filter (from %d bytes of cached program) differs from a direct compilation", len(bpf))
 	}
+}
+
+func TestPrecompileGivesTheSameFilter(t *testing.T) {
+	s := loadProfile(t)
+	precompileMatches(t, s, nil)
 	if pending.cfg != nil {
 		t.Fatalf("the precompiled result is still pending after use")
 	}

@@ -1,6 +1,7 @@
 package jsondec_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -23,7 +24,7 @@ import (
 // a few runs of this test binary (TestColdStartChild).
 func TestColdStartCost(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the test binary 20 times")
+		t.Skip("runs the test binary 30 times")
 	}
 	dir := t.TempDir()
 	for _, name := range []string{"husk spec", "full.json", "with seccomp profile"} {
@@ -34,10 +35,12 @@ func TestColdStartCost(t *testing.T) {
 		for _, mode := range []string{"encoding/json", "jsondec"} {
 			var cold, warm []time.Duration
 			for range 5 {
-				cmd := exec.Command(os.Args[0], "-test.run=^TestColdStartChild$")
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestColdStartChild$")
 				cmd.Env = append(os.Environ(), "HUSK_COLD_DECODE="+mode+":"+path)
 				cmd.WaitDelay = 10 * time.Second
 				out, err := cmd.Output()
+				cancel()
 				if err != nil {
 					t.Fatalf("%s: %v", out, err)
 				}

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,18 +137,9 @@ func (d *decoder) value(v reflect.Value, depth int) error {
 	switch info.kind {
 	case kindUnsupported:
 		return errTypeKind
-	case kindRaw:
-		// json.RawMessage.UnmarshalJSON keeps a copy of the value's bytes,
-		// null included.
-		start := d.pos
-		if err := d.skipValue(depth); err != nil {
-			return err
-		}
-		v.SetBytes(append([]byte(nil), d.data[start:d.pos]...))
-		return nil
-	case kindTime:
-		// time.Time's own UnmarshalJSON on the value's bytes, as
-		// encoding/json calls it (null included).
+	case kindRaw, kindTime:
+		// Their own UnmarshalJSON on the value's bytes, null included, as
+		// encoding/json calls it: json.RawMessage keeps a copy of them.
 		start := d.pos
 		if err := d.skipValue(depth); err != nil {
 			return err
@@ -251,7 +243,7 @@ func setNumber(v reflect.Value, lit string) error {
 // object decodes a JSON object into the struct v.
 func (d *decoder) object(v reflect.Value, info *typeInfo, depth int) error {
 	seen := make([]bool, len(info.fields))
-	return d.members(depth, func(key string) error {
+	return d.members(func(key string) error {
 		i, ok := info.byName[key]
 		if !ok {
 			// encoding/json would take a key matching a field name only
@@ -269,11 +261,7 @@ func (d *decoder) object(v reflect.Value, info *typeInfo, depth int) error {
 			return errDup
 		}
 		seen[i] = true
-		fv := v.Field(f.index[0])
-		if len(f.index) > 1 {
-			fv = v.FieldByIndex(f.index)
-		}
-		return d.value(fv, depth+1)
+		return d.value(v.FieldByIndex(f.index), depth+1)
 	})
 }
 
@@ -284,7 +272,7 @@ func (d *decoder) mapValue(v reflect.Value, depth int) error {
 	if v.IsNil() {
 		v.Set(reflect.MakeMap(t))
 	}
-	return d.members(depth, func(key string) error {
+	return d.members(func(key string) error {
 		k := reflect.ValueOf(key).Convert(t.Key())
 		if v.MapIndex(k).IsValid() {
 			return errDup
@@ -300,16 +288,8 @@ func (d *decoder) mapValue(v reflect.Value, depth int) error {
 
 // members reads an object, calling member for each key with the decoder
 // at the key's value.
-func (d *decoder) members(depth int, member func(key string) error) error {
-	if d.next() != '{' {
-		return errType
-	}
-	d.pos++
-	if d.next() == '}' {
-		d.pos++
-		return nil
-	}
-	for {
+func (d *decoder) members(member func(key string) error) error {
+	return d.container('{', '}', func() error {
 		if d.next() != '"' {
 			return errSyntax
 		}
@@ -321,29 +301,15 @@ func (d *decoder) members(depth int, member func(key string) error) error {
 			return errSyntax
 		}
 		d.pos++
-		if err := member(key); err != nil {
-			return err
-		}
-		switch d.next() {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			return nil
-		default:
-			return errSyntax
-		}
-	}
+		return member(key)
+	})
 }
 
 // array decodes a JSON array into the slice v; like encoding/json, [] is
 // an empty, non-nil slice.
 func (d *decoder) array(v reflect.Value, depth int) error {
-	if d.next() != '[' {
-		return errType
-	}
 	v.Set(reflect.MakeSlice(v.Type(), 0, 0))
-	return d.elements(depth, func() error {
+	return d.elements(func() error {
 		i := v.Len()
 		if i == v.Cap() {
 			v.Grow(1)
@@ -354,23 +320,29 @@ func (d *decoder) array(v reflect.Value, depth int) error {
 }
 
 // elements reads an array, calling elem with the decoder at each value.
-func (d *decoder) elements(depth int, elem func() error) error {
-	if d.next() != '[' {
+func (d *decoder) elements(elem func() error) error {
+	return d.container('[', ']', elem)
+}
+
+// container reads the open byte, then items separated by commas up to the
+// end byte, calling item with the decoder at each.
+func (d *decoder) container(open, end byte, item func() error) error {
+	if d.next() != open {
 		return errType
 	}
 	d.pos++
-	if d.next() == ']' {
+	if d.next() == end {
 		d.pos++
 		return nil
 	}
 	for {
-		if err := elem(); err != nil {
+		if err := item(); err != nil {
 			return err
 		}
 		switch d.next() {
 		case ',':
 			d.pos++
-		case ']':
+		case end:
 			d.pos++
 			return nil
 		default:
@@ -521,25 +493,13 @@ func unescape(b []byte) (rune, int, error) {
 	return 0, 0, errSyntax
 }
 
+// hex4 decodes the four hex digits of a \u escape.
 func hex4(b []byte) (rune, bool) {
 	if len(b) < 4 {
 		return 0, false
 	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
+	n, err := strconv.ParseUint(string(b[:4]), 16, 16)
+	return rune(n), err == nil
 }
 
 // anyValue decodes a value as encoding/json does into an empty interface
@@ -551,7 +511,7 @@ func (d *decoder) anyValue(depth int) (any, error) {
 	switch d.next() {
 	case '{':
 		m := map[string]any{}
-		err := d.members(depth, func(key string) error {
+		err := d.members(func(key string) error {
 			if _, dup := m[key]; dup {
 				return errDup
 			}
@@ -562,7 +522,7 @@ func (d *decoder) anyValue(depth int) (any, error) {
 		return m, err
 	case '[':
 		a := []any{}
-		err := d.elements(depth, func() error {
+		err := d.elements(func() error {
 			x, err := d.anyValue(depth + 1)
 			a = append(a, x)
 			return err
@@ -599,9 +559,9 @@ func (d *decoder) skipValue(depth int) error {
 	case '{':
 		// Checks the keys as well (a repaired key is still a valid one,
 		// but giving up on it costs nothing here).
-		return d.members(depth, func(string) error { return d.skipValue(depth + 1) })
+		return d.members(func(string) error { return d.skipValue(depth + 1) })
 	case '[':
-		return d.elements(depth, func() error { return d.skipValue(depth + 1) })
+		return d.elements(func() error { return d.skipValue(depth + 1) })
 	case '"':
 		_, err := d.str()
 		return err
@@ -662,12 +622,11 @@ func (info *typeInfo) foldMatch(key string) bool {
 var (
 	infoCache sync.Map // reflect.Type → *typeInfo
 
-	rawMessageType       = reflect.TypeFor[json.RawMessage]()
-	timeType             = reflect.TypeFor[time.Time]()
-	numberType           = reflect.TypeFor[json.Number]()
-	jsonUnmarshalerType  = reflect.TypeFor[json.Unmarshaler]()
-	textUnmarshalerType  = reflect.TypeFor[encoding.TextUnmarshaler]()
-	errUnsupportedStruct = errors.New("struct layout not handled")
+	rawMessageType      = reflect.TypeFor[json.RawMessage]()
+	timeType            = reflect.TypeFor[time.Time]()
+	numberType          = reflect.TypeFor[json.Number]()
+	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
 // infoOf returns how to decode t, computed on t's first visit only.
@@ -711,7 +670,7 @@ func newInfo(t reflect.Type) *typeInfo {
 		}
 	case reflect.Struct:
 		info := &typeInfo{byName: map[string]int{}}
-		if info.addFields(t, nil) == nil {
+		if info.addFields(t, nil) {
 			return info
 		}
 	}
@@ -729,11 +688,12 @@ func hasUnmarshaler(t reflect.Type) bool {
 }
 
 // addFields adds the fields of struct t, found at index path prefix, with
-// their names as encoding/json gives them. Layouts where encoding/json
-// has to arbitrate between fields (the same name twice, as embedding
-// can give; a non-ASCII name, which it may match case-folded to an ASCII
-// key) or has to allocate embedded pointers are not handled.
-func (info *typeInfo) addFields(t reflect.Type, prefix []int) error {
+// their names as encoding/json gives them, and tells whether it could.
+// Layouts where encoding/json has to arbitrate between fields (the same
+// name twice, as embedding can give; a non-ASCII name, which it may match
+// case-folded to an ASCII key) or has to allocate embedded pointers are
+// not handled.
+func (info *typeInfo) addFields(t reflect.Type, prefix []int) bool {
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		tag := sf.Tag.Get("json")
@@ -748,13 +708,13 @@ func (info *typeInfo) addFields(t reflect.Type, prefix []int) error {
 		if sf.Anonymous && name == "" {
 			// An embedded struct's fields are promoted.
 			if sf.Type.Kind() == reflect.Struct && sf.IsExported() {
-				if err := info.addFields(sf.Type, index); err != nil {
-					return err
+				if !info.addFields(sf.Type, index) {
+					return false
 				}
 				continue
 			}
 			if sf.Type.Kind() == reflect.Struct || sf.Type.Kind() == reflect.Pointer {
-				return errUnsupportedStruct
+				return false
 			}
 		}
 		if !sf.IsExported() {
@@ -763,18 +723,18 @@ func (info *typeInfo) addFields(t reflect.Type, prefix []int) error {
 		if name == "" {
 			name = sf.Name
 		} else if !validName(name) {
-			return errUnsupportedStruct // encoding/json would use sf.Name
+			return false // encoding/json would use sf.Name
 		}
 		if !isASCII(name) {
-			return errUnsupportedStruct
+			return false
 		}
 		if _, dup := info.byName[name]; dup {
-			return errUnsupportedStruct
+			return false
 		}
 		info.byName[name] = len(info.fields)
-		info.fields = append(info.fields, field{name: name, index: index, unsupported: hasOption(opts, "string")})
+		info.fields = append(info.fields, field{name: name, index: index, unsupported: slices.Contains(strings.Split(opts, ","), "string")})
 	}
-	return nil
+	return true
 }
 
 // validName is a subset of the tag names encoding/json accepts.
@@ -785,17 +745,6 @@ func validName(name string) bool {
 		}
 	}
 	return true
-}
-
-func hasOption(opts, want string) bool {
-	for opts != "" {
-		var o string
-		o, opts, _ = strings.Cut(opts, ",")
-		if o == want {
-			return true
-		}
-	}
-	return false
 }
 
 // Handles tells whether the fast path decodes values of type t itself

@@ -336,7 +336,11 @@ func TestDecodeResets(t *testing.T) {
 
 // TestFixtureFiles: the seed corpus of FuzzParseSpec, as files.
 func TestFixtureFiles(t *testing.T) {
-	paths, _ := filepath.Glob("../../libcontainer/testdata/fuzz/FuzzParseSpec/*")
+	const dir = "../../libcontainer/testdata/fuzz/FuzzParseSpec"
+	paths, _ := filepath.Glob(dir + "/*")
+	if len(paths) == 0 {
+		t.Fatalf("%s: no corpus files", dir)
+	}
 	for _, p := range paths {
 		for _, data := range corpusBytes(t, p) {
 			decodeLikeJSON(t, data, true)

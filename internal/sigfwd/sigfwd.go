@@ -45,27 +45,24 @@ func Catchable(sig unix.Signal) bool {
 // the handlers stay installed until exit (a forked child gets the default
 // ones back when it execs).
 func Catch(c chan<- os.Signal, sigs []unix.Signal) error {
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
-		return fmt.Errorf("signal pipe: %w", err)
-	}
-	r := os.NewFile(uintptr(p[0]), "signal pipe")
 	nums := make([]C.int, len(sigs))
 	for i, s := range sigs {
 		if !Catchable(s) {
-			r.Close()
-			unix.Close(p[1])
 			return fmt.Errorf("catch %v: left to the Go runtime", s)
 		}
 		nums[i] = C.int(s)
 	}
-	go relay(r, c)
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return fmt.Errorf("signal pipe: %w", err)
+	}
+	go relay(os.NewFile(uintptr(p[0]), "signal pipe"), c)
 	if len(nums) == 0 {
 		return nil
 	}
 	// The write end stays open for good: the handlers may run until exit.
-	if bad := C.sigfwd_install(C.int(p[1]), &nums[0], C.int(len(nums))); bad != 0 {
-		return fmt.Errorf("catch %v: sigaction failed", unix.Signal(bad))
+	if bad, err := C.sigfwd_install(C.int(p[1]), &nums[0], C.int(len(nums))); bad != 0 {
+		return fmt.Errorf("catch %v: sigaction: %w", unix.Signal(bad), err)
 	}
 	return nil
 }

@@ -1,10 +1,12 @@
 package sigfwd
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,8 +29,13 @@ func TestCatch(t *testing.T) {
 		}
 	}
 
-	cmd := exec.Command("sh", "-c", "kill -TERM $$; echo survived")
-	out, _ := cmd.CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", "kill -TERM $$; echo survived")
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState == nil {
+		t.Fatalf("sh: %v", err)
+	}
 	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
 		t.Fatalf("a child that execs should die of its SIGTERM: %v, output %q", cmd.ProcessState, out)
