@@ -67,17 +67,12 @@ func childrenOf(pid int) []int {
 // ppidOf is the parent of pid as the host sees it.
 func ppidOf(t *testing.T, pid int) int {
 	t.Helper()
-	for _, l := range lines(readFile(t, fmt.Sprintf("/proc/%d/status", pid))) {
-		if v, ok := strings.CutPrefix(l, "PPid:"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
+	v := statusField(t, readFile(t, fmt.Sprintf("/proc/%d/status", pid)), "PPid")
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("/proc/%d/status: PPid %q: %v", pid, v, err)
 	}
-	t.Fatalf("no PPid in /proc/%d/status", pid)
-	return 0
+	return n
 }
 
 // hookCtl makes hooks that report and then block until released. Their
