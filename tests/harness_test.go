@@ -694,13 +694,20 @@ func (e *env) assertNothingLeft(id string, b *bundle) {
 	if b == nil {
 		return
 	}
-	for _, l := range mountinfoLines(t, "/proc/self/mountinfo") {
-		if strings.Contains(l, b.dir) {
-			t.Errorf("mount left behind: %s", l)
-		}
-	}
+	assertNoMountsOf(t, b.dir)
 	for _, p := range processesInside(t, b.dir) {
 		t.Errorf("process left behind: %s", p)
+	}
+}
+
+// assertNoMountsOf fails for every host mount whose line names dir (as
+// mount point, root or source).
+func assertNoMountsOf(t testing.TB, dir string) {
+	t.Helper()
+	for _, l := range mountinfoLines(t, "/proc/self/mountinfo") {
+		if strings.Contains(l, dir) {
+			t.Errorf("mount left behind: %s", l)
+		}
 	}
 }
 

@@ -61,11 +61,7 @@ func (e *env) assertNoLeftovers(l leftovers) {
 	for _, d := range cgroupDirsNamed(t, ids) {
 		t.Errorf("cgroup directory left behind: %s (procs: %q)", d, readIfExists(t, filepath.Join(d, "cgroup.procs")))
 	}
-	for _, line := range mountinfoLines(t, "/proc/self/mountinfo") {
-		if strings.Contains(line, e.dir) {
-			t.Errorf("mount left behind: %s", line)
-		}
-	}
+	assertNoMountsOf(t, e.dir)
 	var procs []leftProc
 	deadline := time.Now().Add(pollTimeout)
 	for {
