@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -696,7 +697,7 @@ func (e *env) assertNothingLeft(id string, b *bundle) {
 	}
 	assertNoMountsOf(t, b.dir)
 	for _, p := range processesInside(t, b.dir) {
-		t.Errorf("process left behind: %s", p)
+		t.Errorf("process left behind: %s", p.desc)
 	}
 }
 
@@ -738,10 +739,17 @@ func statDevIno(path string) (devIno, bool) {
 	return devIno{st.Dev, st.Ino}, true
 }
 
+// leftProc is a process found where none should be, with what gave it away.
+type leftProc struct {
+	pid  int
+	desc string
+}
+
 // processesInside finds live processes whose root or cwd is dir or below.
 // Paths of processes in another mount namespace do not resolve from here
 // (readlink gives "/"), so directories are also matched by device and inode.
-func processesInside(t testing.TB, dir string) []string {
+// A process both rooted and working there is listed twice.
+func processesInside(t testing.TB, dir string) []leftProc {
 	dirs := map[devIno]bool{}
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
@@ -752,8 +760,12 @@ func processesInside(t testing.TB, dir string) []string {
 		return nil
 	})
 	procs, _ := filepath.Glob("/proc/[0-9]*")
-	var found []string
+	var found []leftProc
 	for _, p := range procs {
+		pid, err := strconv.Atoi(filepath.Base(p))
+		if err != nil {
+			continue
+		}
 		for _, link := range []string{"root", "cwd"} {
 			l := filepath.Join(p, link)
 			target, err := os.Readlink(l)
@@ -763,7 +775,7 @@ func processesInside(t testing.TB, dir string) []string {
 			di, ok := statDevIno(l)
 			if target == dir || strings.HasPrefix(target, dir+"/") || (ok && dirs[di]) {
 				comm, _ := os.ReadFile(filepath.Join(p, "comm"))
-				found = append(found, fmt.Sprintf("%s (%s) %s -> %s", p, strings.TrimSpace(string(comm)), link, target))
+				found = append(found, leftProc{pid, fmt.Sprintf("%s (%s) %s -> %s", p, strings.TrimSpace(string(comm)), link, target)})
 			}
 		}
 	}

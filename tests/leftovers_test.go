@@ -112,11 +112,6 @@ func cgroupDirsNamed(t testing.TB, ids map[string]bool) []string {
 	return found
 }
 
-type leftProc struct {
-	pid  int
-	desc string
-}
-
 // leftProcesses finds live processes rooted or working in dir, or with
 // marker in their command line or environment.
 func leftProcesses(t testing.TB, dir, marker string) []leftProc {
@@ -124,11 +119,10 @@ func leftProcesses(t testing.TB, dir, marker string) []leftProc {
 	var out []leftProc
 	seen := map[int]bool{}
 	if dir != "" {
-		for _, desc := range processesInside(t, dir) {
-			var pid int
-			if _, err := fmt.Sscanf(desc, "/proc/%d", &pid); err == nil && !seen[pid] {
-				seen[pid] = true
-				out = append(out, leftProc{pid, desc})
+		for _, p := range processesInside(t, dir) {
+			if !seen[p.pid] {
+				seen[p.pid] = true
+				out = append(out, p)
 			}
 		}
 	}
