@@ -216,8 +216,8 @@ func (k *crashCase) assertTruthful() {
 		t.Errorf("state after the crash: want stopped, \"does not exist\" or \"corrupt\":\n%v", r)
 	}
 	r := mustSucceed(t, k.e.husk("list", "--format", "json"))
-	var states []libState
-	if err := json.Unmarshal([]byte(r.stdout), &states); err != nil {
+	states, err := parseList(r.stdout)
+	if err != nil {
 		t.Fatalf("list: %v\n%v", err, r)
 	}
 	for _, st := range states {

@@ -56,8 +56,8 @@ func (e *env) startLister(t *testing.T, check func(libState) string) *lister {
 				t.Errorf("list failed during the storm:\n%v", r)
 				continue
 			}
-			var states []libState
-			if err := json.Unmarshal([]byte(r.stdout), &states); err != nil {
+			states, err := parseList(r.stdout)
+			if err != nil {
 				t.Errorf("list output is not JSON: %v\n%v", err, r)
 				continue
 			}
@@ -82,6 +82,13 @@ type libState struct {
 	ID     string               `json:"id"`
 	Pid    int                  `json:"pid"`
 	Status specs.ContainerState `json:"status"`
+}
+
+// parseList decodes the output of `list --format json`.
+func parseList(out string) ([]libState, error) {
+	var states []libState
+	err := json.Unmarshal([]byte(out), &states)
+	return states, err
 }
 
 // 100 containers created, started, killed and deleted, 16 at a time,
