@@ -112,8 +112,10 @@ func (o *ptyOutput) waitClosed(t *testing.T) string {
 	return o.String()
 }
 
-// checkPtyScript checks what ptyScript printed.
-func checkPtyScript(t *testing.T, out, size string) {
+// checkPtyScript checks what ptyScript printed. console says whether the
+// container was made with a terminal, so has a /dev/console: an exec -t
+// into one made without gets a pty but no console.
+func checkPtyScript(t *testing.T, out, size string, console bool) {
 	t.Helper()
 	for _, want := range []string{"/dev/pts/", "\r\n" + size + "\r\n", "ctty=yes", "got:hello"} {
 		if !strings.Contains(out, want) {
@@ -121,10 +123,17 @@ func checkPtyScript(t *testing.T, out, size string) {
 		}
 	}
 	// /dev/console is the same pty (major 136).
+	listed := false
 	for _, l := range strings.Split(out, "\r\n") {
-		if strings.HasSuffix(l, "/dev/console") && !strings.Contains(l, " 136,") {
-			t.Errorf("/dev/console is not the container's pty: %q", l)
+		if strings.HasSuffix(l, "/dev/console") {
+			listed = true
+			if !strings.Contains(l, " 136,") {
+				t.Errorf("/dev/console is not the container's pty: %q", l)
+			}
 		}
+	}
+	if console && !listed {
+		t.Errorf("terminal output lacks the ls -l of /dev/console:\n%s", out)
 	}
 }
 
@@ -241,7 +250,7 @@ func TestTerminalConsoleSocket(t *testing.T) {
 			if _, err := master.Write([]byte("hello\r")); err != nil {
 				t.Fatal(err)
 			}
-			checkPtyScript(t, out.waitClosed(t), "33 111")
+			checkPtyScript(t, out.waitClosed(t), "33 111", true)
 			c.waitStatus(specs.StateStopped)
 			mustSucceed(t, c.delete())
 		})
@@ -356,7 +365,7 @@ func TestTerminalRunForeground(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
 		t.Errorf("run exited with %v, want status 3; output:\n%s", err, got)
 	}
-	checkPtyScript(t, got, "40 120")
+	checkPtyScript(t, got, "40 120", true)
 	if after := slaveTermios(t, master); after != before {
 		t.Errorf("husk left its terminal changed:\nbefore %+v\nafter  %+v", before, after)
 	}
@@ -384,7 +393,7 @@ func TestTerminalExec(t *testing.T) {
 		if err := cmd.Wait(); !errors.As(err, &exit) || exit.ExitCode() != 4 {
 			t.Errorf("exec -t exited with %v, want status 4; output:\n%s", err, got)
 		}
-		checkPtyScript(t, got, "25 90")
+		checkPtyScript(t, got, "25 90", false)
 	})
 	t.Run("output-drained", func(t *testing.T) {
 		// Everything written before the exit reaches husk's terminal
@@ -434,7 +443,7 @@ func TestTerminalExec(t *testing.T) {
 		out := readPty(t, master)
 		out.waitFor(t, "ready")
 		master.Write([]byte("hello\r"))
-		checkPtyScript(t, out.waitClosed(t), "21 61")
+		checkPtyScript(t, out.waitClosed(t), "21 61", false)
 	})
 }
 
@@ -612,7 +621,7 @@ func TestTerminalUserNamespace(t *testing.T) {
 	master.Write([]byte("hello\r"))
 	out.waitFor(t, "got:hello")
 	got := out.String()
-	checkPtyScript(t, got, "30 70")
+	checkPtyScript(t, got, "30 70", true)
 	if !strings.Contains(got, "owner=1000") {
 		t.Errorf("the terminal does not belong to uid 1000 inside:\n%s", got)
 	}
