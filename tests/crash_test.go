@@ -19,35 +19,9 @@ import (
 // init (or nsenter) killed at each phase. Afterwards `state` and `list` are
 // truthful (the container is gone or stopped, never "creating" for ever),
 // `delete` removes everything, and the ID can be used again. Each phase is
-// reached through an event: a file or directory appearing (inotify), a hook
-// that reports and then blocks on a fifo, a process blocked in a syscall.
-
-// waitName returns once dir has an entry called name, watching dir with
-// inotify so the test acts right after the entry appears.
-func waitName(t *testing.T, dir, name string) {
-	t.Helper()
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_MOVED_TO|unix.IN_ONLYDIR); err != nil {
-		t.Fatalf("watch %s: %v", dir, err)
-	}
-	deadline := time.Now().Add(pollTimeout)
-	buf := make([]byte, 64<<10)
-	for !exists(filepath.Join(dir, name)) {
-		left := time.Until(deadline)
-		if left <= 0 {
-			t.Fatalf("timed out waiting for %s to appear in %s", name, dir)
-		}
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		if _, err := unix.Poll(fds, int(left.Milliseconds())+1); err != nil && err != unix.EINTR {
-			t.Fatal(err)
-		}
-		unix.Read(fd, buf) // drain; the loop condition looks at the directory itself
-	}
-}
+// reached while create is held there: a file or directory appearing while
+// nsenter is blocked, a hook that reports and then blocks on a fifo, a
+// process blocked in a syscall.
 
 // childrenOf lists the children of pid (every thread's).
 func childrenOf(pid int) []int {
@@ -104,7 +78,7 @@ func (h *hookCtl) blockingHook(s *specs.Spec, kind string) {
 // waitHook returns once the kind hook runs and blocks, with the state it got.
 func (h *hookCtl) waitHook(kind string) specs.State {
 	h.t.Helper()
-	waitName(h.t, h.dir, kind+".ready")
+	waitFile(h.t, filepath.Join(h.dir, kind+".ready"))
 	var st specs.State
 	if err := json.Unmarshal([]byte(readFile(h.t, filepath.Join(h.dir, kind+".state"))), &st); err != nil {
 		h.t.Fatalf("%s hook state: %v", kind, err)
@@ -255,12 +229,11 @@ func TestCrashCreateKilled(t *testing.T) {
 		prepare func(s *specs.Spec, h *hookCtl)
 		reach   func(k *crashCase, r *running)
 	}{
-		{"state dir made", blocked, func(k *crashCase, r *running) { waitName(k.e.t, k.e.root, k.c.id) }},
+		{"state dir made", blocked, func(k *crashCase, r *running) { waitFile(k.e.t, filepath.Join(k.e.root, k.c.id)) }},
 		// The directory the init is cloned into (v2, or the unified one
 		// of a hybrid host) comes first; the others while it starts.
 		{"cgroup dir made", blocked, func(k *crashCase, r *running) {
-			dir := defaultCgroupDirs(k.e.t, k.c.id).dir(k.e.t, "")
-			waitName(k.e.t, filepath.Dir(dir), k.c.id)
+			waitFile(k.e.t, defaultCgroupDirs(k.e.t, k.c.id).dir(k.e.t, ""))
 		}},
 		{"init started", blocked, func(k *crashCase, r *running) { waitNsenterBlocked(k, r) }},
 		{"prestart hook", hooked("prestart"), func(k *crashCase, r *running) { k.h.waitHook("prestart") }},
