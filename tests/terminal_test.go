@@ -3,7 +3,6 @@ package tests
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -432,13 +431,7 @@ func TestTerminalExec(t *testing.T) {
 	t.Run("process-file", func(t *testing.T) {
 		sock := newConsoleSocket(t, e)
 		p := terminalSpec(21, 61, "sh", "-c", ptyScript).Process
-		file := filepath.Join(e.dir, "process.json")
-		data, err := json.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, file, string(data), 0o644)
-		mustSucceed(t, c.execWith(cmdOpts{}, []string{"--process", file, "-d", "--console-socket", sock.path}))
+		mustSucceed(t, c.execProcess(p, "-d", "--console-socket", sock.path))
 		master := sock.master(t)
 		out := readPty(t, master)
 		out.waitFor(t, "ready")
