@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -453,6 +454,19 @@ func TestTerminalFlagRules(t *testing.T) {
 		mustFail(t, r)
 		checkErrorMessage(t, r, words...)
 	}
+	// Without a devpts of its own the container has no terminal to give.
+	noDevpts := terminalSpec(24, 80, "true")
+	noDevpts.Mounts = slices.DeleteFunc(noDevpts.Mounts, func(m specs.Mount) bool { return m.Type == "devpts" })
+	// A socket file nobody listens on refuses the connection.
+	dead := filepath.Join(e.dir, "dead.sock")
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: dead}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name  string
 		spec  *specs.Spec
@@ -465,6 +479,8 @@ func TestTerminalFlagRules(t *testing.T) {
 		{"create-socket-without-terminal", plain, "create", []string{"--console-socket", sock.path}, []string{"console socket"}},
 		{"run-foreground-with-socket", term, "run", []string{"--console-socket", sock.path}, []string{"console socket"}},
 		{"socket-missing", term, "create", []string{"--console-socket", filepath.Join(e.dir, "nothing-here")}, []string{"no such file", "console-socket"}},
+		{"no-devpts", noDevpts, "create", []string{"--console-socket", sock.path}, []string{"process.terminal", "ptmx"}},
+		{"socket-not-listening", term, "create", []string{"--console-socket", dead}, []string{"connection refused", "console-socket"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := e.newContainer(tc.spec)
@@ -473,36 +489,6 @@ func TestTerminalFlagRules(t *testing.T) {
 			assertNoCgroupDirs(t, tc.name, defaultCgroupDirs(t, c.id))
 		})
 	}
-	t.Run("no-devpts", func(t *testing.T) {
-		// Without a devpts of its own the container has no terminal to give.
-		s := terminalSpec(24, 80, "true")
-		var mounts []specs.Mount
-		for _, m := range s.Mounts {
-			if m.Type != "devpts" {
-				mounts = append(mounts, m)
-			}
-		}
-		s.Mounts = mounts
-		c := e.newContainer(s)
-		fails(t, c.husk("create", "--console-socket", sock.path), "process.terminal", "ptmx")
-		c.assertGone()
-		assertNoCgroupDirs(t, "no-devpts", defaultCgroupDirs(t, c.id))
-	})
-	t.Run("socket-not-listening", func(t *testing.T) {
-		// A socket file nobody listens on refuses the connection.
-		path := filepath.Join(e.dir, "dead.sock")
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer unix.Close(fd)
-		if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-			t.Fatal(err)
-		}
-		c := e.newContainer(term)
-		fails(t, c.husk("create", "--console-socket", path), "connection refused", "console-socket")
-		c.assertGone()
-	})
 
 	c := e.runDetached(baseSpec(sleeper...))
 	c.waitReady("ready")
