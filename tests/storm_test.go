@@ -199,7 +199,7 @@ func TestStormSameContainer(t *testing.T) {
 		}
 		ids = append(ids, round...)
 		l := e.startLister(t, func(st libState) string {
-			if st.Status != specs.StateRunning && st.Status != specs.StateStopped {
+			if !runningOrStopped(st.Status) {
 				return "want running or stopped"
 			}
 			return ""
@@ -236,6 +236,12 @@ func TestStormSameContainer(t *testing.T) {
 	e.assertNoLeftovers(leftovers{ids: ids, marker: marker})
 }
 
+// runningOrStopped is what `state` and `list` may show of a container that
+// commands race on: never "creating" for a half-removed one.
+func runningOrStopped(s specs.ContainerState) bool {
+	return s == specs.StateRunning || s == specs.StateStopped
+}
+
 // checkStormCommand checks one command of TestStormSameContainer.
 func (e *env) checkStormCommand(t *testing.T, r result, cmd string) {
 	checkRan(t, r)
@@ -252,7 +258,7 @@ func (e *env) checkStormCommand(t *testing.T, r result, cmd string) {
 			return
 		}
 		st, err := parseState(r.stdout)
-		if err != nil || (st.Status != specs.StateRunning && st.Status != specs.StateStopped) {
+		if err != nil || !runningOrStopped(st.Status) {
 			t.Errorf("state during the storm: %+v (%v), want running or stopped\n%v", st, err, r)
 		}
 	}
