@@ -292,6 +292,17 @@ func startOnPty(t *testing.T, slave *os.File, argv ...string) (*exec.Cmd, contex
 	return cmd, cancel
 }
 
+// wantExit waits for a command startOnPty started and checks its exit
+// status; out is the terminal's output, shown on failure.
+func wantExit(t *testing.T, cmd *exec.Cmd, want int, out string) {
+	t.Helper()
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != want {
+		t.Errorf("%s exited with %v, want status %d; output:\n%s", strings.Join(cmd.Args, " "), err, want, out)
+	}
+}
+
 // masterIoctl runs fn on the master's fd without making it blocking
 // (File.Fd would).
 func masterIoctl(t *testing.T, master *os.File, fn func(fd int) error) {
@@ -360,11 +371,7 @@ func TestTerminalRunForeground(t *testing.T) {
 	})
 	master.Write([]byte("q\r"))
 	got := out.waitClosed(t)
-	err := cmd.Wait()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
-		t.Errorf("run exited with %v, want status 3; output:\n%s", err, got)
-	}
+	wantExit(t, cmd, 3, got)
 	checkPtyScript(t, got, "40 120", true)
 	if after := slaveTermios(t, master); after != before {
 		t.Errorf("husk left its terminal changed:\nbefore %+v\nafter  %+v", before, after)
@@ -389,10 +396,7 @@ func TestTerminalExec(t *testing.T) {
 		out.waitFor(t, "ready")
 		master.Write([]byte("hello\r"))
 		got := out.waitClosed(t)
-		var exit *exec.ExitError
-		if err := cmd.Wait(); !errors.As(err, &exit) || exit.ExitCode() != 4 {
-			t.Errorf("exec -t exited with %v, want status 4; output:\n%s", err, got)
-		}
+		wantExit(t, cmd, 4, got)
 		checkPtyScript(t, got, "25 90", false)
 	})
 	t.Run("output-drained", func(t *testing.T) {
