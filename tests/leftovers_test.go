@@ -92,8 +92,8 @@ func cgroupRoots(t testing.TB) []string {
 	return roots
 }
 
-// cgroupDirsNamed walks every hierarchy for directories named after one of
-// ids (or one of them followed by a suffix that is not part of an ID).
+// cgroupDirsNamed walks every hierarchy for directories named exactly as
+// one of ids (the default cgroupsPath ends in the ID; husk adds no suffix).
 func cgroupDirsNamed(t testing.TB, ids map[string]bool) []string {
 	t.Helper()
 	var found []string
