@@ -22,6 +22,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"husk/internal/mountinfo"
 )
 
 const (
@@ -717,13 +719,15 @@ func mountinfoLines(t testing.TB, path string) []string {
 	return lines(readFile(t, path))
 }
 
-// mountPointsUnder lists host mount points at or below dir.
+// mountPointsUnder lists host mount points at or below dir (decoded: the
+// kernel octal-escapes spaces and the like).
 func mountPointsUnder(t testing.TB, dir string) []string {
 	var mps []string
 	for _, l := range mountinfoLines(t, "/proc/self/mountinfo") {
-		f := strings.Fields(l)
-		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			mps = append(mps, f[4])
+		if f := strings.Fields(l); len(f) > 4 {
+			if mp := mountinfo.Unescape(f[4]); mp == dir || strings.HasPrefix(mp, dir+"/") {
+				mps = append(mps, mp)
+			}
 		}
 	}
 	return mps
