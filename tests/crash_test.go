@@ -396,6 +396,19 @@ func waitsForLock(t *testing.T, pid int) bool {
 	return false
 }
 
+// killForkedNsenter SIGKILLs every child of husk (nsenter) that has a
+// child of its own (the init), and tells whether it found one.
+func killForkedNsenter(husk int) bool {
+	hit := false
+	for _, nsenter := range childrenOf(husk) {
+		if len(childrenOf(nsenter)) > 0 {
+			unix.Kill(nsenter, unix.SIGKILL)
+			hit = true
+		}
+	}
+	return hit
+}
+
 // nsenter SIGKILLed as soon as it has forked the init, which is right
 // around when it reports the init's pid. The kill lands before or after
 // the report depending on timing, so this is tried a few times; create
@@ -410,18 +423,9 @@ func TestCrashNsenterKilledAfterFork(t *testing.T) {
 		// Look often: the window between fork and exit is short. (Not a
 		// busy loop: other tests share the machine.)
 		deadline := time.Now().Add(pollTimeout)
-		for ; time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
-			hit := false
-			for _, nsenter := range childrenOf(r.cmd.Process.Pid) {
-				if len(childrenOf(nsenter)) > 0 {
-					unix.Kill(nsenter, unix.SIGKILL)
-					hit = true
-				}
-			}
-			// The command is waited for only below, so a zombie is its end.
-			if hit || !pidAlive(r.cmd.Process.Pid) {
-				break
-			}
+		// The command is waited for only below, so a zombie is its end.
+		for time.Now().Before(deadline) && !killForkedNsenter(r.cmd.Process.Pid) && pidAlive(r.cmd.Process.Pid) {
+			time.Sleep(100 * time.Microsecond)
 		}
 		res := r.wait()
 		checkRan(t, res)
