@@ -418,7 +418,12 @@ func TestCrashNsenterKilledAfterFork(t *testing.T) {
 	e := newEnv(t)
 	for range 5 {
 		began := time.Now()
-		k := e.newCrashCase(nil)
+		// A new time namespace: nsenter unshares it and forks the init
+		// (without one, the clone makes every namespace and nsenter does
+		// not fork, so there would be nothing to kill).
+		k := e.newCrashCase(func(s *specs.Spec, h *hookCtl) {
+			setNamespace(s, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		})
 		r := startCmd(t, cmdOpts{timeout: 30 * time.Second}, e.huskArgs([]string{"create", "--bundle", k.c.b.dir, k.c.id})...)
 		// Look often: the window between fork and exit is short. (Not a
 		// busy loop: other tests share the machine.)
