@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"husk/internal/mountinfo"
 )
 
 const (
@@ -694,13 +697,20 @@ func (e *env) assertNothingLeft(id string, b *bundle) {
 	if b == nil {
 		return
 	}
+	assertNoMountsOf(t, b.dir)
+	for _, p := range processesInside(t, b.dir) {
+		t.Errorf("process left behind: %s", p.desc)
+	}
+}
+
+// assertNoMountsOf fails for every host mount whose line names dir (as
+// mount point, root or source).
+func assertNoMountsOf(t testing.TB, dir string) {
+	t.Helper()
 	for _, l := range mountinfoLines(t, "/proc/self/mountinfo") {
-		if strings.Contains(l, b.dir) {
+		if strings.Contains(l, dir) {
 			t.Errorf("mount left behind: %s", l)
 		}
-	}
-	for _, p := range processesInside(t, b.dir) {
-		t.Errorf("process left behind: %s", p)
 	}
 }
 
@@ -709,13 +719,15 @@ func mountinfoLines(t testing.TB, path string) []string {
 	return lines(readFile(t, path))
 }
 
-// mountPointsUnder lists host mount points at or below dir.
+// mountPointsUnder lists host mount points at or below dir (decoded: the
+// kernel octal-escapes spaces and the like).
 func mountPointsUnder(t testing.TB, dir string) []string {
 	var mps []string
 	for _, l := range mountinfoLines(t, "/proc/self/mountinfo") {
-		f := strings.Fields(l)
-		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			mps = append(mps, f[4])
+		if f := strings.Fields(l); len(f) > 4 {
+			if mp := mountinfo.Unescape(f[4]); mp == dir || strings.HasPrefix(mp, dir+"/") {
+				mps = append(mps, mp)
+			}
 		}
 	}
 	return mps
@@ -731,10 +743,17 @@ func statDevIno(path string) (devIno, bool) {
 	return devIno{st.Dev, st.Ino}, true
 }
 
+// leftProc is a process found where none should be, with what gave it away.
+type leftProc struct {
+	pid  int
+	desc string
+}
+
 // processesInside finds live processes whose root or cwd is dir or below.
 // Paths of processes in another mount namespace do not resolve from here
 // (readlink gives "/"), so directories are also matched by device and inode.
-func processesInside(t testing.TB, dir string) []string {
+// A process both rooted and working there is listed twice.
+func processesInside(t testing.TB, dir string) []leftProc {
 	dirs := map[devIno]bool{}
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
@@ -745,8 +764,12 @@ func processesInside(t testing.TB, dir string) []string {
 		return nil
 	})
 	procs, _ := filepath.Glob("/proc/[0-9]*")
-	var found []string
+	var found []leftProc
 	for _, p := range procs {
+		pid, err := strconv.Atoi(filepath.Base(p))
+		if err != nil {
+			continue
+		}
 		for _, link := range []string{"root", "cwd"} {
 			l := filepath.Join(p, link)
 			target, err := os.Readlink(l)
@@ -756,7 +779,7 @@ func processesInside(t testing.TB, dir string) []string {
 			di, ok := statDevIno(l)
 			if target == dir || strings.HasPrefix(target, dir+"/") || (ok && dirs[di]) {
 				comm, _ := os.ReadFile(filepath.Join(p, "comm"))
-				found = append(found, fmt.Sprintf("%s (%s) %s -> %s", p, strings.TrimSpace(string(comm)), link, target))
+				found = append(found, leftProc{pid, fmt.Sprintf("%s (%s) %s -> %s", p, strings.TrimSpace(string(comm)), link, target)})
 			}
 		}
 	}

@@ -61,11 +61,7 @@ func (e *env) assertNoLeftovers(l leftovers) {
 	for _, d := range cgroupDirsNamed(t, ids) {
 		t.Errorf("cgroup directory left behind: %s (procs: %q)", d, readIfExists(t, filepath.Join(d, "cgroup.procs")))
 	}
-	for _, line := range mountinfoLines(t, "/proc/self/mountinfo") {
-		if strings.Contains(line, e.dir) {
-			t.Errorf("mount left behind: %s", line)
-		}
-	}
+	assertNoMountsOf(t, e.dir)
 	var procs []leftProc
 	deadline := time.Now().Add(pollTimeout)
 	for {
@@ -96,8 +92,8 @@ func cgroupRoots(t testing.TB) []string {
 	return roots
 }
 
-// cgroupDirsNamed walks every hierarchy for directories named after one of
-// ids (or one of them followed by a suffix that is not part of an ID).
+// cgroupDirsNamed walks every hierarchy for directories named exactly as
+// one of ids (the default cgroupsPath ends in the ID; husk adds no suffix).
 func cgroupDirsNamed(t testing.TB, ids map[string]bool) []string {
 	t.Helper()
 	var found []string
@@ -116,11 +112,6 @@ func cgroupDirsNamed(t testing.TB, ids map[string]bool) []string {
 	return found
 }
 
-type leftProc struct {
-	pid  int
-	desc string
-}
-
 // leftProcesses finds live processes rooted or working in dir, or with
 // marker in their command line or environment.
 func leftProcesses(t testing.TB, dir, marker string) []leftProc {
@@ -128,11 +119,10 @@ func leftProcesses(t testing.TB, dir, marker string) []leftProc {
 	var out []leftProc
 	seen := map[int]bool{}
 	if dir != "" {
-		for _, desc := range processesInside(t, dir) {
-			var pid int
-			if _, err := fmt.Sscanf(desc, "/proc/%d", &pid); err == nil && !seen[pid] {
-				seen[pid] = true
-				out = append(out, leftProc{pid, desc})
+		for _, p := range processesInside(t, dir) {
+			if !seen[p.pid] {
+				seen[p.pid] = true
+				out = append(out, p)
 			}
 		}
 	}

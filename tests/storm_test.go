@@ -56,8 +56,8 @@ func (e *env) startLister(t *testing.T, check func(libState) string) *lister {
 				t.Errorf("list failed during the storm:\n%v", r)
 				continue
 			}
-			var states []libState
-			if err := json.Unmarshal([]byte(r.stdout), &states); err != nil {
+			states, err := parseList(r.stdout)
+			if err != nil {
 				t.Errorf("list output is not JSON: %v\n%v", err, r)
 				continue
 			}
@@ -82,6 +82,13 @@ type libState struct {
 	ID     string               `json:"id"`
 	Pid    int                  `json:"pid"`
 	Status specs.ContainerState `json:"status"`
+}
+
+// parseList decodes the output of `list --format json`.
+func parseList(out string) ([]libState, error) {
+	var states []libState
+	err := json.Unmarshal([]byte(out), &states)
+	return states, err
 }
 
 // 100 containers created, started, killed and deleted, 16 at a time,
@@ -192,7 +199,7 @@ func TestStormSameContainer(t *testing.T) {
 		}
 		ids = append(ids, round...)
 		l := e.startLister(t, func(st libState) string {
-			if st.Status != specs.StateRunning && st.Status != specs.StateStopped {
+			if !runningOrStopped(st.Status) {
 				return "want running or stopped"
 			}
 			return ""
@@ -229,6 +236,12 @@ func TestStormSameContainer(t *testing.T) {
 	e.assertNoLeftovers(leftovers{ids: ids, marker: marker})
 }
 
+// runningOrStopped is what `state` and `list` may show of a container that
+// commands race on: never "creating" for a half-removed one.
+func runningOrStopped(s specs.ContainerState) bool {
+	return s == specs.StateRunning || s == specs.StateStopped
+}
+
 // checkStormCommand checks one command of TestStormSameContainer.
 func (e *env) checkStormCommand(t *testing.T, r result, cmd string) {
 	checkRan(t, r)
@@ -245,7 +258,7 @@ func (e *env) checkStormCommand(t *testing.T, r result, cmd string) {
 			return
 		}
 		st, err := parseState(r.stdout)
-		if err != nil || (st.Status != specs.StateRunning && st.Status != specs.StateStopped) {
+		if err != nil || !runningOrStopped(st.Status) {
 			t.Errorf("state during the storm: %+v (%v), want running or stopped\n%v", st, err, r)
 		}
 	}

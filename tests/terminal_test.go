@@ -3,11 +3,11 @@ package tests
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,8 +112,10 @@ func (o *ptyOutput) waitClosed(t *testing.T) string {
 	return o.String()
 }
 
-// checkPtyScript checks what ptyScript printed.
-func checkPtyScript(t *testing.T, out, size string) {
+// checkPtyScript checks what ptyScript printed. console says whether the
+// container was made with a terminal, so has a /dev/console: an exec -t
+// into one made without gets a pty but no console.
+func checkPtyScript(t *testing.T, out, size string, console bool) {
 	t.Helper()
 	for _, want := range []string{"/dev/pts/", "\r\n" + size + "\r\n", "ctty=yes", "got:hello"} {
 		if !strings.Contains(out, want) {
@@ -121,10 +123,17 @@ func checkPtyScript(t *testing.T, out, size string) {
 		}
 	}
 	// /dev/console is the same pty (major 136).
+	listed := false
 	for _, l := range strings.Split(out, "\r\n") {
-		if strings.HasSuffix(l, "/dev/console") && !strings.Contains(l, " 136,") {
-			t.Errorf("/dev/console is not the container's pty: %q", l)
+		if strings.HasSuffix(l, "/dev/console") {
+			listed = true
+			if !strings.Contains(l, " 136,") {
+				t.Errorf("/dev/console is not the container's pty: %q", l)
+			}
 		}
+	}
+	if console && !listed {
+		t.Errorf("terminal output lacks the ls -l of /dev/console:\n%s", out)
 	}
 }
 
@@ -241,7 +250,7 @@ func TestTerminalConsoleSocket(t *testing.T) {
 			if _, err := master.Write([]byte("hello\r")); err != nil {
 				t.Fatal(err)
 			}
-			checkPtyScript(t, out.waitClosed(t), "33 111")
+			checkPtyScript(t, out.waitClosed(t), "33 111", true)
 			c.waitStatus(specs.StateStopped)
 			mustSucceed(t, c.delete())
 		})
@@ -281,6 +290,17 @@ func startOnPty(t *testing.T, slave *os.File, argv ...string) (*exec.Cmd, contex
 	}
 	slave.Close() // the child has it; the output ends when the child closes it
 	return cmd, cancel
+}
+
+// wantExit waits for a command startOnPty started and checks its exit
+// status; out is the terminal's output, shown on failure.
+func wantExit(t *testing.T, cmd *exec.Cmd, want int, out string) {
+	t.Helper()
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != want {
+		t.Errorf("%s exited with %v, want status %d; output:\n%s", strings.Join(cmd.Args, " "), err, want, out)
+	}
 }
 
 // masterIoctl runs fn on the master's fd without making it blocking
@@ -351,12 +371,8 @@ func TestTerminalRunForeground(t *testing.T) {
 	})
 	master.Write([]byte("q\r"))
 	got := out.waitClosed(t)
-	err := cmd.Wait()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
-		t.Errorf("run exited with %v, want status 3; output:\n%s", err, got)
-	}
-	checkPtyScript(t, got, "40 120")
+	wantExit(t, cmd, 3, got)
+	checkPtyScript(t, got, "40 120", true)
 	if after := slaveTermios(t, master); after != before {
 		t.Errorf("husk left its terminal changed:\nbefore %+v\nafter  %+v", before, after)
 	}
@@ -380,11 +396,8 @@ func TestTerminalExec(t *testing.T) {
 		out.waitFor(t, "ready")
 		master.Write([]byte("hello\r"))
 		got := out.waitClosed(t)
-		var exit *exec.ExitError
-		if err := cmd.Wait(); !errors.As(err, &exit) || exit.ExitCode() != 4 {
-			t.Errorf("exec -t exited with %v, want status 4; output:\n%s", err, got)
-		}
-		checkPtyScript(t, got, "25 90")
+		wantExit(t, cmd, 4, got)
+		checkPtyScript(t, got, "25 90", false)
 	})
 	t.Run("output-drained", func(t *testing.T) {
 		// Everything written before the exit reaches husk's terminal
@@ -423,18 +436,12 @@ func TestTerminalExec(t *testing.T) {
 	t.Run("process-file", func(t *testing.T) {
 		sock := newConsoleSocket(t, e)
 		p := terminalSpec(21, 61, "sh", "-c", ptyScript).Process
-		file := filepath.Join(e.dir, "process.json")
-		data, err := json.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, file, string(data), 0o644)
-		mustSucceed(t, c.execWith(cmdOpts{}, []string{"--process", file, "-d", "--console-socket", sock.path}))
+		mustSucceed(t, c.execProcess(p, "-d", "--console-socket", sock.path))
 		master := sock.master(t)
 		out := readPty(t, master)
 		out.waitFor(t, "ready")
 		master.Write([]byte("hello\r"))
-		checkPtyScript(t, out.waitClosed(t), "21 61")
+		checkPtyScript(t, out.waitClosed(t), "21 61", false)
 	})
 }
 
@@ -451,6 +458,19 @@ func TestTerminalFlagRules(t *testing.T) {
 		mustFail(t, r)
 		checkErrorMessage(t, r, words...)
 	}
+	// Without a devpts of its own the container has no terminal to give.
+	noDevpts := terminalSpec(24, 80, "true")
+	noDevpts.Mounts = slices.DeleteFunc(noDevpts.Mounts, func(m specs.Mount) bool { return m.Type == "devpts" })
+	// A socket file nobody listens on refuses the connection.
+	dead := filepath.Join(e.dir, "dead.sock")
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: dead}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name  string
 		spec  *specs.Spec
@@ -463,6 +483,8 @@ func TestTerminalFlagRules(t *testing.T) {
 		{"create-socket-without-terminal", plain, "create", []string{"--console-socket", sock.path}, []string{"console socket"}},
 		{"run-foreground-with-socket", term, "run", []string{"--console-socket", sock.path}, []string{"console socket"}},
 		{"socket-missing", term, "create", []string{"--console-socket", filepath.Join(e.dir, "nothing-here")}, []string{"no such file", "console-socket"}},
+		{"no-devpts", noDevpts, "create", []string{"--console-socket", sock.path}, []string{"process.terminal", "ptmx"}},
+		{"socket-not-listening", term, "create", []string{"--console-socket", dead}, []string{"connection refused", "console-socket"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := e.newContainer(tc.spec)
@@ -471,36 +493,6 @@ func TestTerminalFlagRules(t *testing.T) {
 			assertNoCgroupDirs(t, tc.name, defaultCgroupDirs(t, c.id))
 		})
 	}
-	t.Run("no-devpts", func(t *testing.T) {
-		// Without a devpts of its own the container has no terminal to give.
-		s := terminalSpec(24, 80, "true")
-		var mounts []specs.Mount
-		for _, m := range s.Mounts {
-			if m.Type != "devpts" {
-				mounts = append(mounts, m)
-			}
-		}
-		s.Mounts = mounts
-		c := e.newContainer(s)
-		fails(t, c.husk("create", "--console-socket", sock.path), "process.terminal", "ptmx")
-		c.assertGone()
-		assertNoCgroupDirs(t, "no-devpts", defaultCgroupDirs(t, c.id))
-	})
-	t.Run("socket-not-listening", func(t *testing.T) {
-		// A socket file nobody listens on refuses the connection.
-		path := filepath.Join(e.dir, "dead.sock")
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer unix.Close(fd)
-		if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-			t.Fatal(err)
-		}
-		c := e.newContainer(term)
-		fails(t, c.husk("create", "--console-socket", path), "connection refused", "console-socket")
-		c.assertGone()
-	})
 
 	c := e.runDetached(baseSpec(sleeper...))
 	c.waitReady("ready")
@@ -612,7 +604,7 @@ func TestTerminalUserNamespace(t *testing.T) {
 	master.Write([]byte("hello\r"))
 	out.waitFor(t, "got:hello")
 	got := out.String()
-	checkPtyScript(t, got, "30 70")
+	checkPtyScript(t, got, "30 70", true)
 	if !strings.Contains(got, "owner=1000") {
 		t.Errorf("the terminal does not belong to uid 1000 inside:\n%s", got)
 	}

@@ -143,7 +143,12 @@ func openPty() (master, slave *os.File, err error) {
 // mustRun fails the test unless argv exits 0, and returns its result.
 func mustRun(t testing.TB, o cmdOpts, argv ...string) result {
 	t.Helper()
-	r := run(t, o, argv...)
+	return mustOK(t, run(t, o, argv...))
+}
+
+// mustOK fails the test unless r exited 0, and returns it.
+func mustOK(t testing.TB, r result) result {
+	t.Helper()
 	if r.exit != 0 {
 		t.Fatalf("%v", r)
 	}

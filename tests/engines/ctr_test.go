@@ -34,11 +34,7 @@ func (c *ctrCLI) cmd(t testing.TB, args ...string) result {
 
 func (c *ctrCLI) must(t testing.TB, args ...string) result {
 	t.Helper()
-	r := c.cmd(t, args...)
-	if r.exit != 0 {
-		t.Fatalf("%v", r)
-	}
-	return r
+	return mustOK(t, c.cmd(t, args...))
 }
 
 func (c *ctrCLI) runArgs(id string, o runOpts, detach bool, cmd []string) ([]string, string) {

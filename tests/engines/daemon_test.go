@@ -19,8 +19,8 @@ type daemon struct {
 	done chan struct{} // closed once it has exited
 }
 
-// startDaemon starts argv with its output in logPath and waits until ready
-// succeeds. The daemon is stopped when t ends, and its log is shown if t
+// startDaemon starts argv with its output in logPath; waitReady then
+// waits for it to serve. The daemon is stopped when t ends, and its log is shown if t
 // failed. It dies with the test binary too: its parent-death signal is
 // SIGKILL, tied to a thread kept for it until it exits.
 func startDaemon(t *testing.T, name, logPath string, argv ...string) *daemon {

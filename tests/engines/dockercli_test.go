@@ -27,11 +27,7 @@ func (c *dockerCLI) cmd(t testing.TB, args ...string) result {
 
 func (c *dockerCLI) must(t testing.TB, args ...string) result {
 	t.Helper()
-	r := c.cmd(t, args...)
-	if r.exit != 0 {
-		t.Fatalf("%v", r)
-	}
-	return r
+	return mustOK(t, c.cmd(t, args...))
 }
 
 func (c *dockerCLI) runArgs(id string, o runOpts, detach bool, cmd []string) ([]string, string) {

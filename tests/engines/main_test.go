@@ -1,7 +1,6 @@
 package engines
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -157,25 +156,18 @@ func killProcessesUsing(dir string) {
 // mountsUnder lists the mount points below dir from mountinfo, deepest
 // first.
 func mountsUnder(dir string) ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var mps []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) < 5 {
-			continue
+	for l := range strings.Lines(string(b)) {
+		// The fifth field is the mount point, octal-escaped.
+		if f := strings.Fields(l); len(f) > 4 {
+			if mp := mountinfo.Unescape(f[4]); mp == dir || strings.HasPrefix(mp, dir+"/") {
+				mps = append(mps, mp)
+			}
 		}
-		mp := mountinfo.Unescape(fields[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			mps = append(mps, mp)
-		}
-	}
-	if err := s.Err(); err != nil {
-		return nil, fmt.Errorf("/proc/self/mountinfo: %w", err)
 	}
 	sort.Slice(mps, func(i, j int) bool { return len(mps[i]) > len(mps[j]) })
 	return mps, nil
