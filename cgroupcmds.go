@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
+	"husk/internal/timerslack"
 	"husk/libcontainer"
 )
 
@@ -70,11 +72,17 @@ var psCommand = &cli.Command{
 
 // psTable runs ps(1) and keeps its header and the lines of pids, as runc does.
 func psTable(w io.Writer, args []string, pids []int) error {
-	out, err := exec.Command("ps", args...).Output()
+	var out bytes.Buffer
+	cmd := exec.Command("ps", args...)
+	cmd.Stdout = &out
+	err := timerslack.Spawn(cmd.Start)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	if err != nil {
 		return fmt.Errorf("ps %s: %w", strings.Join(args, " "), err)
 	}
-	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
 	col := slices.Index(strings.Fields(lines[0]), "PID")
 	if col < 0 {
 		return fmt.Errorf("ps %s: no PID column in its output", strings.Join(args, " "))

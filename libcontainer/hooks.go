@@ -12,6 +12,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"husk/internal/timerslack"
 )
 
 // runHooks runs hooks in order, each with the state JSON on stdin, and
@@ -75,7 +77,10 @@ func runHook(h specs.Hook, state []byte) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	// A hook's children may keep its output open; do not wait for them.
 	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	err := timerslack.Spawn(cmd.Start)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	if errors.Is(err, exec.ErrWaitDelay) {
 		err = nil // the hook itself succeeded; a child of it kept its output open
 	}

@@ -18,6 +18,7 @@ import (
 
 	"husk/cgroups"
 	"husk/internal/jsondec"
+	"husk/internal/timerslack"
 	"husk/seccomp"
 )
 
@@ -497,6 +498,9 @@ func (p *process) exec(preserveFds int, peer conn) error {
 		}
 	}
 
+	if err := timerslack.ForExec(); err != nil {
+		return err
+	}
 	if err := unix.Exec(p.path, s.Args, p.env); err != nil {
 		return fmt.Errorf("exec %s: %w", p.path, err)
 	}

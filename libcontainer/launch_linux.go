@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"husk/internal/timerslack"
 )
 
 // nsRequest tells nsenter which namespaces to join and create.
@@ -170,7 +172,11 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 	for i, f := range files {
 		fdNums[i] = f.Fd()
 	}
-	pid, err := syscall.ForkExec(path, []string{"husk", "init"}, &syscall.ProcAttr{Dir: o.dir, Env: env, Files: fdNums, Sys: sys})
+	var pid int
+	err = timerslack.Spawn(func() (err error) {
+		pid, err = syscall.ForkExec(path, []string{"husk", "init"}, &syscall.ProcAttr{Dir: o.dir, Env: env, Files: fdNums, Sys: sys})
+		return err
+	})
 	runtime.KeepAlive(files)
 	closeDir()
 	if err != nil {

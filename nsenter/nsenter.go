@@ -6,7 +6,8 @@ package nsenter
 /*
 #cgo CFLAGS: -Wall -Wextra -O2
 void nsenter(void);
-__attribute__((constructor)) static void husk_nsenter(void) { nsenter(); }
+// First of husk's constructors: see internal/timerslack.
+__attribute__((constructor(101))) static void husk_nsenter(void) { nsenter(); }
 */
 import "C"
 

@@ -16,10 +16,17 @@ var hookKinds = []string{"prestart", "createRuntime", "createContainer", "startC
 // bind-mounted into the container at the same path (see hookSpec), so hooks
 // run in the container's mount namespace write to the same file.
 func loggingHook(name, log string) specs.Hook {
+	h := shellHook(`echo "$1 $HOOK_ENV $(cat)" >> `+log, "HOOK_ENV=env-"+name)
+	h.Args = append(h.Args, "sh", name)
+	return h
+}
+
+// shellHook runs script with /bin/sh, with a PATH and env in its environment.
+func shellHook(script string, env ...string) specs.Hook {
 	return specs.Hook{
 		Path: "/bin/sh",
-		Args: []string{"sh", "-c", `echo "$1 $HOOK_ENV $(cat)" >> ` + log, "sh", name},
-		Env:  []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOOK_ENV=env-" + name},
+		Args: []string{"sh", "-c", script},
+		Env:  append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, env...),
 	}
 }
 

@@ -1,0 +1,73 @@
+package timerslack
+
+import (
+	"bytes"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func threadSlack(t *testing.T) uintptr {
+	t.Helper()
+	s, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uintptr(s)
+}
+
+func requireWidened(t *testing.T) {
+	t.Helper()
+	if Wide() == 0 {
+		t.Skipf("started with a timer slack of %d ns: nothing to widen", inherited)
+	}
+}
+
+func TestThreadsHaveTheWideSlack(t *testing.T) {
+	requireWidened(t)
+	// A fresh goroutine may run on any of the runtime's threads; each was
+	// made after the constructor ran.
+	done := make(chan uintptr)
+	for range 4 {
+		go func() {
+			runtime.LockOSThread() // and the thread exits with the goroutine
+			done <- threadSlack(t)
+		}()
+		if got := <-done; got != Wide() {
+			t.Fatalf("thread's timer slack %d ns, want %d", got, Wide())
+		}
+	}
+}
+
+func TestSpawnAndForExecRestoreTheInheritedSlack(t *testing.T) {
+	requireWidened(t)
+	var out bytes.Buffer
+	cmd := exec.Command("cat", "/proc/self/timerslack_ns")
+	cmd.Stdout = &out
+	if err := Spawn(cmd.Start); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(out.String()); got != strconv.FormatUint(uint64(inherited), 10) {
+		t.Errorf("spawned program's timer slack %s ns, want the inherited %d", got, inherited)
+	}
+	if got := threadSlack(t); got != Wide() {
+		t.Errorf("after Spawn the thread's slack is %d ns, want %d", got, Wide())
+	}
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := ForExec(); err != nil {
+		t.Fatal(err)
+	}
+	defer set(wide)
+	if got := threadSlack(t); got != inherited {
+		t.Errorf("after ForExec the thread's slack is %d ns, want %d", got, inherited)
+	}
+}
