@@ -18,7 +18,7 @@ package timerslack
 #cgo CFLAGS: -Wall -Wextra -O2
 #include <sys/prctl.h>
 
-#define HUSK_TIMER_SLACK_NS 2000000UL
+#define HUSK_TIMER_SLACK_NS 5000000UL
 
 static unsigned long husk_inherited_slack;
 static int husk_slack_widened;
