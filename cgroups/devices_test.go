@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -361,5 +362,51 @@ func TestV1DeviceWrites(t *testing.T) {
 	allow, eff = effectiveDeviceRules(rules)
 	if w := v1DeviceWrites(allow, eff, "a *:* rwm\n"); len(w) != 3 || w[0] != [2]string{"devices.allow", "a"} {
 		t.Errorf("allow policy: %v", w)
+	}
+}
+
+// A run of v1 rules for one file goes through one open of it, a write(2)
+// per rule, in the rules' order.
+func TestV1DeviceRulesShareAnOpen(t *testing.T) {
+	f := &fakeFS{root: t.TempDir()}
+	dir := filepath.Join(f.root, "devices", "c1")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"devices.list": "a *:* rwm\n", "devices.allow": "", "devices.deny": ""} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var opens []string
+	f.onWrite = func(path string, chunks []string) {
+		opens = append(opens, fmt.Sprintf("%s %d", filepath.Base(path), len(chunks)))
+	}
+	m := &v1Manager{fs: f, paths: map[string]string{"devices": dir}}
+	devices := []specs.LinuxDeviceCgroup{denyAll, dev(true, "c", 1, 3, "rwm"), dev(true, "c", 1, 5, "rwm"), dev(false, "c", 1, 7, "m"), dev(true, "c", 5, 0, "rwm")}
+	if err := m.Set(&specs.LinuxResources{Devices: devices}); err != nil {
+		t.Fatal(err)
+	}
+	rules, _ := parseDeviceRules(devices)
+	allow, eff := effectiveDeviceRules(rules)
+	var wantLog, wantOpens []string
+	n := 0
+	writes := v1DeviceWrites(allow, eff, "a *:* rwm\n")
+	for i, w := range writes {
+		wantLog = append(wantLog, "devices/c1/"+w[0]+": "+w[1])
+		n++
+		if i == len(writes)-1 || writes[i+1][0] != w[0] {
+			wantOpens = append(wantOpens, fmt.Sprintf("%s %d", w[0], n))
+			n = 0
+		}
+	}
+	if len(wantOpens) != 4 {
+		t.Fatalf("the rules should make four runs of writes: %q", wantOpens)
+	}
+	if !slices.Equal(opens, wantOpens) {
+		t.Errorf("opens (file, writes): %q, want %q", opens, wantOpens)
+	}
+	if !slices.Equal(f.log, wantLog) {
+		t.Errorf("writes: %q, want %q", f.log, wantLog)
 	}
 }

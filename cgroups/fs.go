@@ -131,13 +131,18 @@ func readString(fs fileSystem, path string) (string, error) {
 
 // mkdirAll creates dir and the missing directories above it.
 func mkdirAll(fs fileSystem, dir string) error {
-	if fs.Exists(dir) {
+	// The directory first: it is new and its parent exists, nearly always,
+	// and a stat of each level cost as much as the mkdir.
+	err := fs.Mkdir(dir)
+	if err == nil || errors.Is(err, os.ErrExist) {
 		return nil
 	}
-	if parent := filepath.Dir(dir); parent != dir {
-		if err := mkdirAll(fs, parent); err != nil {
-			return err
-		}
+	parent := filepath.Dir(dir)
+	if !errors.Is(err, os.ErrNotExist) || parent == dir {
+		return err
+	}
+	if err := mkdirAll(fs, parent); err != nil {
+		return err
 	}
 	if err := fs.Mkdir(dir); err != nil && !errors.Is(err, os.ErrExist) {
 		return err

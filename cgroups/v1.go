@@ -209,8 +209,15 @@ func (m *v1Manager) planDevices(p *plan, devices []specs.LinuxDeviceCgroup) {
 		return
 	}
 	allow, eff := effectiveDeviceRules(rules)
+	var last *op
 	for _, w := range v1DeviceWrites(allow, eff, current) {
-		p.write(field, dir, w[0], w[1])
+		// A run of rules for one file goes through one open of it, one
+		// write(2) per rule: a dozen kernfs opens fewer per container.
+		if last != nil && filepath.Base(last.path) == w[0] {
+			last.chunks = append(last.chunks, w[1])
+			continue
+		}
+		last = p.write(field, dir, w[0], w[1])
 	}
 }
 
