@@ -3,8 +3,10 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -28,15 +30,9 @@ func contains(list []string, s string) bool {
 // v1 or hybrid host each hierarchy gets a directory in a tmpfs, as the
 // host has it.
 func (r *rootfs) mountCgroup(dest string, opts mountOptions) error {
-	mounts, err := readMountinfo()
+	v2, hier, err := r.cgroupHierarchies()
 	if err != nil {
 		return err
-	}
-	var hier []mountEntry
-	for _, mi := range mounts {
-		if (mi.fstype == "cgroup" || mi.fstype == "cgroup2") && (mi.mountpoint == cgroupRoot || filepath.Dir(mi.mountpoint) == cgroupRoot) {
-			hier = append(hier, mi)
-		}
 	}
 	flags := opts.flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	t, err := r.resolvedTarget(dest, true)
@@ -44,12 +40,11 @@ func (r *rootfs) mountCgroup(dest string, opts mountOptions) error {
 		return err
 	}
 	defer t.Close()
-	if len(hier) == 1 && hier[0].mountpoint == cgroupRoot {
-		src := r.cgroupSource(hier[0])
-		if src == "" {
+	if v2 {
+		if len(hier) == 0 {
 			return nil
 		}
-		if err := bindCgroup(src, t); err != nil {
+		if err := bindCgroup(hier[0].src, t); err != nil {
 			return err
 		}
 		return r.finishMount(dest, mountOptions{flags: flags | unix.MS_BIND})
@@ -66,24 +61,19 @@ func (r *rootfs) mountCgroup(dest string, opts mountOptions) error {
 	defer top.Close()
 	var bound []string
 	for _, h := range hier {
-		src := r.cgroupSource(h)
-		if src == "" {
-			continue // a hierarchy the container has no cgroup in: leave it out
+		if err := unix.Mkdirat(int(top), h.name, 0o755); err != nil {
+			return fmt.Errorf("cgroup mount point %s: %w", h.name, err)
 		}
-		name := filepath.Base(h.mountpoint)
-		if err := unix.Mkdirat(int(top), name, 0o755); err != nil {
-			return fmt.Errorf("cgroup mount point %s: %w", name, err)
-		}
-		d, err := openBeneath(top, name, unix.O_DIRECTORY)
+		d, err := openBeneath(top, h.name, unix.O_DIRECTORY)
 		if err != nil {
 			return err
 		}
-		err = bindCgroup(src, d)
+		err = bindCgroup(h.src, d)
 		d.Close()
 		if err != nil {
 			return err
 		}
-		bound = append(bound, filepath.Join(dest, name))
+		bound = append(bound, filepath.Join(dest, h.name))
 	}
 	if err := copyCgroupSymlinks(top); err != nil {
 		return err
@@ -127,15 +117,47 @@ func recursiveAttrs(flags uintptr) (uint64, bool) {
 	return attr, rest == 0
 }
 
-// cgroupSource is the container's directory in hierarchy h, or "" when
-// it has no cgroup there.
-func (r *rootfs) cgroupSource(h mountEntry) string {
-	for _, p := range r.cgroupPaths {
-		if p == h.mountpoint || strings.HasPrefix(p, h.mountpoint+"/") {
-			return p
-		}
+// cgroupBind is a hierarchy mountCgroup binds: its mount point's name
+// under /sys/fs/cgroup ("" on v2) and the container's directory in it.
+type cgroupBind struct{ name, src string }
+
+// cgroupHierarchies works out, without reading the mount table, what
+// mountCgroup binds: on a v2 host (a cgroup2 mount at /sys/fs/cgroup) the
+// container's directory; otherwise, sorted by name, each hierarchy mounted
+// right under /sys/fs/cgroup in which the container has a directory. The
+// parent made every cgroup path under such a mount; a statfs tells a
+// mount point of a hierarchy from a directory of the tmpfs above them.
+func (r *rootfs) cgroupHierarchies() (v2 bool, hier []cgroupBind, err error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(cgroupRoot, &st); err != nil {
+		return false, nil, fmt.Errorf("statfs %s: %w", cgroupRoot, err)
 	}
-	return ""
+	paths := slices.Sorted(maps.Values(r.cgroupPaths))
+	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		for _, p := range paths {
+			if p == cgroupRoot || strings.HasPrefix(p, cgroupRoot+"/") {
+				return true, []cgroupBind{{src: p}}, nil
+			}
+		}
+		return true, nil, nil
+	}
+	for _, p := range paths {
+		rel, ok := strings.CutPrefix(p, cgroupRoot+"/")
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(rel, "/")
+		if slices.ContainsFunc(hier, func(h cgroupBind) bool { return h.name == name }) {
+			continue // co-mounted controllers share a directory
+		}
+		err := unix.Statfs(filepath.Join(cgroupRoot, name), &st)
+		if err != nil || (st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC) {
+			continue // not a hierarchy's mount point: one mounted deeper is left out
+		}
+		hier = append(hier, cgroupBind{name: name, src: p})
+	}
+	slices.SortFunc(hier, func(a, b cgroupBind) int { return strings.Compare(a.name, b.name) })
+	return false, hier, nil
 }
 
 func bindCgroup(src string, t handle) error {
