@@ -62,40 +62,60 @@ func (m *v1Manager) Apply(pid int) error {
 
 // ensureCpuset creates a v1 cpuset directory and the ones above it that are
 // missing, giving each new (or empty) one its parent's cpus and mems: the
-// kernel refuses tasks in a cpuset without them.
+// kernel refuses tasks in a cpuset without them. The mkdir comes first: the
+// directory is new nearly always, and then it is empty (or has its
+// parent's values already, with cgroup.clone_children), so only the
+// parent's values are read.
 func ensureCpuset(fs fileSystem, dir string) error {
-	if fs.Exists(dir) {
-		cpus, err := readString(fs, filepath.Join(dir, "cpuset.cpus"))
-		if err != nil {
-			return fmt.Errorf("%s is not a cpuset cgroup: %w", dir, err)
+	err := fs.Mkdir(dir)
+	switch {
+	case err == nil:
+		return fillCpuset(fs, dir, nil)
+	case errors.Is(err, os.ErrExist):
+		var have []string
+		for _, f := range cpusetFiles {
+			v, err := readString(fs, filepath.Join(dir, f))
+			if err != nil {
+				return fmt.Errorf("%s is not a cpuset cgroup: %w", dir, err)
+			}
+			if v != "" {
+				have = append(have, f)
+			}
 		}
-		mems, err := readString(fs, filepath.Join(dir, "cpuset.mems"))
-		if err != nil {
+		return fillCpuset(fs, dir, have)
+	case errors.Is(err, os.ErrNotExist) && filepath.Dir(dir) != dir:
+		if err := ensureCpuset(fs, filepath.Dir(dir)); err != nil {
 			return err
 		}
-		if cpus != "" && mems != "" {
-			return nil
+		if err := fs.Mkdir(dir); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
 		}
+		return fillCpuset(fs, dir, nil)
 	}
+	return err
+}
+
+var cpusetFiles = []string{"cpuset.cpus", "cpuset.mems"}
+
+// fillCpuset copies the parent's cpus and mems into dir but for the files
+// in have, filling the parent first when it has none.
+func fillCpuset(fs fileSystem, dir string, have []string) error {
 	parent := filepath.Dir(dir)
 	if parent == dir {
 		return fmt.Errorf("no cpuset cgroup above %s", dir)
 	}
-	if err := ensureCpuset(fs, parent); err != nil {
-		return err
-	}
-	if err := fs.Mkdir(dir); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
-	}
-	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-		v, err := readString(fs, filepath.Join(dir, f))
-		if err != nil {
-			return err
-		}
-		if v != "" {
+	for _, f := range cpusetFiles {
+		if slices.Contains(have, f) {
 			continue
 		}
-		if v, err = readString(fs, filepath.Join(parent, f)); err != nil {
+		v, err := readString(fs, filepath.Join(parent, f))
+		if err == nil && v == "" {
+			if err := ensureCpuset(fs, parent); err != nil {
+				return err
+			}
+			v, err = readString(fs, filepath.Join(parent, f))
+		}
+		if err != nil {
 			return err
 		}
 		if err := fs.WriteFile(filepath.Join(dir, f), v); err != nil {
