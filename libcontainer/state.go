@@ -199,6 +199,14 @@ func removeDir(dir string) error {
 		// half way: remove in place.
 		gone = dir
 	}
+	// The files husk keeps there, then the directory: os.RemoveAll would
+	// first try it as a file and as an empty directory, then list it.
+	for _, name := range []string{stateFile, cgroupFile, startSock, pausedFile} {
+		unix.Unlink(filepath.Join(gone, name))
+	}
+	if unix.Rmdir(gone) == nil {
+		return nil
+	}
 	if err := os.RemoveAll(gone); err != nil {
 		return fmt.Errorf("remove state: %w", err)
 	}
