@@ -31,9 +31,10 @@ build: $(BIN)
 # a freshly linked binary would look megabytes larger than one of an
 # installed binary. Copying it, as installing does, leaves ordinary pages;
 # the rename keeps running husk processes off the new file.
-$(BIN): $(SOURCES)
+# bin/husk-profile (for make bench-profile) also has the profiler.
+$(BIN) $(BIN)-profile: $(SOURCES)
 	@mkdir -p $(@D)
-	$(GO) build -trimpath -tags "$(GOTAGS)" -ldflags "$(GOLDFLAGS)" -o $@.linked .
+	$(GO) build -trimpath -tags "$(GOTAGS)$(if $(filter %-profile,$@), huskprofile)" -ldflags "$(GOLDFLAGS)" -o $@.linked .
 	cp $@.linked $@.new && mv -f $@.new $@ && rm -f $@.linked
 
 # deps-base: what build and demo need; deps: also what tests and bench use.
@@ -114,8 +115,10 @@ bench: deps build
 	scripts/bench.sh
 
 # CPU profile and syscall summary of one lifecycle, under _profile/.
-bench-profile: deps build
-	scripts/bench-profile.sh
+# The profile is taken of bin/husk-profile: bin/husk leaves runtime/pprof
+# (and with it the Go runtime's memory profiling) out.
+bench-profile: deps $(BIN)-profile
+	HUSK_BIN=$(CURDIR)/$(BIN)-profile scripts/bench-profile.sh
 
 clean:
 	rm -rf bin _demo _profile _conformance

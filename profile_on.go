@@ -1,3 +1,5 @@
+//go:build huskprofile
+
 package main
 
 import (
