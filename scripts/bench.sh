@@ -28,7 +28,7 @@
 # a failure), or when no runtime works at all.
 #
 # Environment: BENCH_ROUNDS (default 20), BENCH_WARMUP (default 2),
-# BENCH_MEM_ROUNDS (default 5), BENCH_STORM_ROUNDS (default 2),
+# BENCH_MEM_ROUNDS (default 5), BENCH_STORM_ROUNDS (default 5),
 # STORM_N (default 50), STORM_PAR (default 8), BENCH_RUNTIMES (default
 # "husk runc crun"), HUSK_BIN (default bin/husk of this repository).
 set -euo pipefail
@@ -38,7 +38,7 @@ husk=${HUSK_BIN:-$here/../bin/husk}
 rounds=${BENCH_ROUNDS:-20}
 warmup=${BENCH_WARMUP:-2}
 mem_rounds=${BENCH_MEM_ROUNDS:-5}
-storm_rounds=${BENCH_STORM_ROUNDS:-2}
+storm_rounds=${BENCH_STORM_ROUNDS:-5}
 storm_n=${STORM_N:-50}
 storm_par=${STORM_PAR:-8}
 seccomp_profile=$here/../seccomp/testdata/default.json
