@@ -14,6 +14,7 @@
 #             `sleep` runs in it (memory.max_usage_in_bytes on cgroup v1,
 #             memory.peak on v2)
 #   storm     STORM_N containers run (created, started, waited, deleted)
+#             once the CPUs are idle
 #             with STORM_PAR in parallel; then no state directory, cgroup,
 #             mount or process may be left over
 # Each command is timed by scripts/benchexec from its fork to its reaping,
@@ -265,9 +266,27 @@ leftovers() {
 	echo "bench: $name storm round $round: no leftovers"
 }
 
+# settle waits (3 s at most) until the CPUs have been idle for 200 ms:
+# the kernel tears a storm's network namespaces and cgroups down in its
+# workers after the last container is gone, and that work must not land
+# in the next storm, which is the other runtime's half the time.
+settle() {
+	local i busy0 idle0 busy1 idle1
+	for ((i = 0; i < 15; i++)); do
+		read -r busy0 idle0 < <(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
+		sleep 0.2
+		read -r busy1 idle1 < <(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
+		# Under 10% busy: a quiet machine.
+		if ((10 * (busy1 - busy0) < (busy1 - busy0) + (idle1 - idle0))); then
+			return 0
+		fi
+	done
+}
+
 storm_round() {
 	local name=$1 prefix t0 t1
 	prefix="st-$name-$round-$$-"
+	settle
 	t0=${EPOCHREALTIME/[.,]/}
 	# xargs gives the commands /dev/null as stdin.
 	# One time limit for the whole storm: a timeout(1) per container would
