@@ -14,9 +14,8 @@
 #             `sleep` runs in it (memory.max_usage_in_bytes on cgroup v1,
 #             memory.peak on v2)
 #   storm     STORM_N containers run (created, started, waited, deleted)
-#             once the CPUs are idle
-#             with STORM_PAR in parallel; then no state directory, cgroup,
-#             mount or process may be left over
+#             with STORM_PAR in parallel, once the CPUs are idle; then no
+#             state directory, cgroup, mount or process may be left over
 # Each command is timed by scripts/benchexec from its fork to its reaping,
 # so no shell or timeout(1) process is counted; a storm is timed whole.
 # Runtimes alternate within every round and the starting one rotates, so a
