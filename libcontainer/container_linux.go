@@ -174,7 +174,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 		Config:        b.Raw,
 		CgroupPaths:   cg.Paths(),
 	}
-	if err := writeRecord(dir, rec); err != nil {
+	if err := writeFirstRecord(dir, rec); err != nil {
 		return nil, err
 	}
 	if err := p.conn.send(msgCommit, nil); err != nil {

@@ -337,7 +337,7 @@ func TestMakeLockedDir(t *testing.T) {
 		t.Errorf("makeLockedDir = %s, locked %v", dir, isLocked(t, dir))
 	}
 	// The cgroups are recorded as the directory appears.
-	if data, err := os.ReadFile(filepath.Join(dir, cgroupFile)); err != nil || string(data) != `{"memory":"/sys/fs/cgroup/memory/c1"}` {
+	if data, err := os.ReadFile(filepath.Join(dir, cgroupFile)); err != nil || string(data) != `{"cgroupPaths":{"memory":"/sys/fs/cgroup/memory/c1"}}` {
 		t.Errorf("cgroup.json: %q, %v", data, err)
 	}
 	if _, _, err := makeLockedDir(root, "c1", nil); err == nil || !strings.Contains(err.Error(), "already exists") {
@@ -1013,5 +1013,57 @@ func TestLockDirFollowsDelete(t *testing.T) {
 	}
 	if a.Ino != b.Ino {
 		t.Errorf("the waiter locked the deleted directory, not the new one")
+	}
+}
+
+// The first record goes over cgroup.json: no new file, state.json whole,
+// and a write cut off at any byte leaves the cgroup paths readable.
+func TestWriteFirstRecord(t *testing.T) {
+	root := t.TempDir()
+	paths := map[string]string{"memory": "/sys/fs/cgroup/memory/c1", "": "/sys/fs/cgroup/unified/c1"}
+	dir, lock, err := makeLockedDir(root, "c1", paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	old, err := os.ReadFile(filepath.Join(dir, cgroupFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := testRecord("c1", 42, 7, minimalConfig)
+	rec.CgroupPaths = paths
+	if err := writeFirstRecord(dir, rec); err != nil {
+		t.Fatal(err)
+	}
+	if names := dirNames(t, dir); !reflect.DeepEqual(names, []string{stateFile}) {
+		t.Errorf("directory holds %q, want only %s", names, stateFile)
+	}
+	got, err := readRecord(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Pid != 42 || !reflect.DeepEqual(got.CgroupPaths, paths) {
+		t.Errorf("state.json: pid %d, cgroups %v", got.Pid, got.CgroupPaths)
+	}
+
+	data, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) <= len(old) {
+		t.Fatalf("the record (%d bytes) is not longer than cgroup.json (%d)", len(data), len(old))
+	}
+	for k := 0; k <= len(data); k++ {
+		torn := append([]byte(nil), data[:k]...)
+		if k < len(old) {
+			torn = append(torn, old[k:]...)
+		}
+		if got, err := leadingCgroupPaths(torn); err != nil || !reflect.DeepEqual(got, paths) {
+			t.Fatalf("cut after %d bytes: %v, %v", k, got, err)
+		}
+	}
+	// cgroup.json as husk wrote it before: a plain map.
+	if got, err := leadingCgroupPaths([]byte(`{"memory":"/sys/fs/cgroup/memory/c1"}`)); err != nil || got["memory"] != "/sys/fs/cgroup/memory/c1" {
+		t.Errorf("plain map: %v, %v", got, err)
 	}
 }
