@@ -473,9 +473,8 @@ func (c *Container) killAndWait() {
 
 // destroy runs the poststop hooks and removes the container's state.
 func (c *Container) destroy() error {
-	if spec, err := c.Spec(); err == nil {
-		st := c.hookState(specs.StateStopped)
-		warnHooks("poststop", spec.Hooks.Poststop, st)
+	if hooks, err := c.poststopHooks(); err == nil && len(hooks) > 0 {
+		warnHooks("poststop", hooks, c.hookState(specs.StateStopped))
 	}
 	if cg, err := c.rec.cgroup(); err != nil {
 		return err

@@ -434,6 +434,30 @@ func (c *Container) Spec() (*specs.Spec, error) {
 	return c.spec, nil
 }
 
+// poststopHooks reads only the poststop hooks of the recorded config:
+// delete needs nothing else of it, and decoding and checking all of it
+// was most of a delete's user time.
+func (c *Container) poststopHooks() ([]specs.Hook, error) {
+	if c.spec != nil {
+		if c.spec.Hooks == nil {
+			return nil, nil
+		}
+		return c.spec.Hooks.Poststop, nil
+	}
+	var cfg struct {
+		Hooks *struct {
+			Poststop []specs.Hook `json:"poststop"`
+		} `json:"hooks"`
+	}
+	if err := jsondec.Decode(c.rec.Config, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: config: %w", filepath.Join(c.dir, stateFile), err)
+	}
+	if cfg.Hooks == nil {
+		return nil, nil
+	}
+	return cfg.Hooks.Poststop, nil
+}
+
 // Pid is the container init's pid on the host.
 func (c *Container) Pid() int { return c.rec.Pid }
 
