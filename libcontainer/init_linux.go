@@ -438,7 +438,11 @@ func checkExecutable(path string) error {
 // A seccomp notify fd goes to peer, the husk process waiting for the exec.
 func (p *process) exec(preserveFds int, peer conn) error {
 	s := p.spec
-	// Before the seccomp filter, which may deny what this needs.
+	// The process gets the timer slack husk was started with. Before the
+	// seccomp filter, which may deny prctl, as it may what follows.
+	if err := timerslack.ForExec(); err != nil {
+		return err
+	}
 	if err := p.setupStdio(); err != nil {
 		return err
 	}
@@ -498,9 +502,6 @@ func (p *process) exec(preserveFds int, peer conn) error {
 		}
 	}
 
-	if err := timerslack.ForExec(); err != nil {
-		return err
-	}
 	if err := unix.Exec(p.path, s.Args, p.env); err != nil {
 		return fmt.Errorf("exec %s: %w", p.path, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -61,5 +62,19 @@ func TestTimerSlackOfStartedPrograms(t *testing.T) {
 		if got := strings.TrimSpace(readIfExists(t, filepath.Join(dir, name))); got != want {
 			t.Errorf("%s: timer slack %q ns, want %s", name, got, want)
 		}
+	}
+}
+
+// The slack is given back before the seccomp filter: a profile that denies
+// prctl must not stop the process from starting.
+func TestTimerSlackBeforeSeccomp(t *testing.T) {
+	e := newEnv(t)
+	s := baseSpec("sh", "-c", "cat /proc/self/timerslack_ns")
+	s.Process.NoNewPrivileges = true // the filter comes last, right before the exec
+	s.Linux.Seccomp = allowAllBut(specs.LinuxSyscall{Names: []string{"prctl"}, Action: specs.ActErrno})
+	var out string
+	withTimerSlack(t, startSlack, func() { out = e.runOK(s) })
+	if got := strings.TrimSpace(out); got != strconv.Itoa(startSlack) {
+		t.Errorf("timer slack %q ns, want %d", got, startSlack)
 	}
 }
