@@ -234,15 +234,26 @@ func writeCgroupFile(dir string, paths map[string]string) error {
 	return nil
 }
 
-// recordedCgroup reopens the cgroup recorded in dir's cgroup.json; nil
-// when there is none. Only the leading cgroupPaths member is read: a
-// create killed while writing its first record over the file (see
-// writeFirstRecord) leaves that member whole and the rest cut off.
+// recordedCgroup reopens the cgroup recorded in dir's cgroup.json, or in
+// a corrupt state.json (which cgroup.json became), nil when there is none.
+// Only the leading cgroupPaths member is read: a create killed while
+// writing its first record over cgroup.json (see writeFirstRecord) leaves
+// that member whole and the rest cut off.
 func recordedCgroup(dir string) (cgroups.Manager, error) {
 	path := filepath.Join(dir, cgroupFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		// A damaged state.json may still start with its cgroups; if it
+		// does not, nothing records them.
+		data, err = os.ReadFile(filepath.Join(dir, stateFile))
+		if err != nil {
+			return nil, nil
+		}
+		paths, err := leadingCgroupPaths(data)
+		if err != nil {
+			return nil, nil
+		}
+		return (&record{CgroupPaths: paths}).cgroup()
 	}
 	if err != nil {
 		return nil, err
@@ -379,6 +390,9 @@ func writeFirstRecord(dir string, rec *record) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	_, err = f.WriteAt(data, 0)
+	if err == nil {
+		err = f.Truncate(int64(len(data))) // in case the file held more
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -1062,6 +1062,17 @@ func TestWriteFirstRecord(t *testing.T) {
 			t.Fatalf("cut after %d bytes: %v, %v", k, got, err)
 		}
 	}
+	// A state.json damaged after the rename still gives its cgroups to
+	// delete --force.
+	if err := os.WriteFile(filepath.Join(dir, stateFile), data[:len(data)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readRecord(dir); !errors.Is(err, errCorrupt) {
+		t.Fatalf("half a state.json: %v, want corrupt", err)
+	}
+	if cg, err := recordedCgroup(dir); err != nil || cg == nil || !reflect.DeepEqual(cg.Paths(), paths) {
+		t.Errorf("cgroups of a corrupt state.json: %v, %v", cg, err)
+	}
 	// cgroup.json as husk wrote it before: a plain map.
 	if got, err := leadingCgroupPaths([]byte(`{"memory":"/sys/fs/cgroup/memory/c1"}`)); err != nil || got["memory"] != "/sys/fs/cgroup/memory/c1" {
 		t.Errorf("plain map: %v, %v", got, err)
