@@ -410,3 +410,13 @@ func TestV1DeviceRulesShareAnOpen(t *testing.T) {
 		t.Errorf("writes: %q, want %q", f.log, wantLog)
 	}
 }
+
+// A refused value of a multi-value write is named alone, on one line.
+func TestWriteErrorNamesTheValue(t *testing.T) {
+	p := &plan{fs: hostFS{}}
+	p.add(op{field: res + "devices", path: "/dev/full", chunks: []string{"c 1:3 rwm", "c 1:5 rwm"}})
+	err := p.run()
+	if err == nil || !strings.Contains(err.Error(), `write "c 1:3 rwm" to /dev/full`) || strings.Contains(err.Error(), `\n`) {
+		t.Errorf("error %v, want the refused value alone", err)
+	}
+}

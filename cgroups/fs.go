@@ -76,11 +76,21 @@ func (hostFS) WriteFile(path string, chunks ...string) error {
 			_, err = unix.Write(fd, []byte(c))
 		}
 		if err != nil {
-			return &os.PathError{Op: "write", Path: path, Err: err}
+			return &chunkError{chunk: c, err: &os.PathError{Op: "write", Path: path, Err: err}}
 		}
 	}
 	return nil
 }
+
+// chunkError names the value of a multi-value write that the kernel
+// refused.
+type chunkError struct {
+	chunk string
+	err   error
+}
+
+func (e *chunkError) Error() string { return e.err.Error() }
+func (e *chunkError) Unwrap() error { return e.err }
 
 func (hostFS) Mkdir(path string) error { return os.Mkdir(path, 0o755) }
 

@@ -126,7 +126,12 @@ func (p *plan) do(o op) error {
 		return nil
 	}
 	if err := p.fs.WriteFile(o.path, o.chunks...); err != nil {
-		err = fmt.Errorf("%s: write %q to %s: %w", o.field, strings.Join(o.chunks, "\n"), o.path, unwrapPath(err))
+		value := strings.Join(o.chunks, "\n")
+		var ce *chunkError
+		if errors.As(err, &ce) {
+			value = ce.chunk
+		}
+		err = fmt.Errorf("%s: write %q to %s: %w", o.field, value, o.path, unwrapPath(err))
 		return p.explain(o, err)
 	}
 	return nil
