@@ -58,6 +58,7 @@ lint:
 	@files=$$(gofmt -l .) || exit 1; \
 	if [ -n "$$files" ]; then echo "gofmt: these files need 'gofmt -w':" >&2; echo "$$files" >&2; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags huskprofile .
 	$(GO) run $(STATICCHECK) ./...
 
 # Every stage has a hard time limit (STAGE: timeout -k), so a hang fails the

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // husk itself must not link runtime/pprof: the linker then turns the Go
@@ -15,7 +17,9 @@ func TestProfilerOnlyWithTag(t *testing.T) {
 		tags string
 		want bool
 	}{{"", false}, {"huskprofile", true}} {
-		out, err := exec.Command("go", "list", "-deps", "-tags", c.tags, ".").Output()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		out, err := exec.CommandContext(ctx, "go", "list", "-deps", "-tags", c.tags, ".").Output()
+		cancel()
 		if err != nil {
 			t.Fatalf("go list -deps -tags %q: %v", c.tags, err)
 		}
