@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -60,7 +61,7 @@ func checkCaps(field string, c *specs.LinuxCapabilities) (unknown []string, err 
 				return nil, fmt.Errorf("%s.capabilities.%s[%d]: malformed capability name %q", field, set.field, i, name)
 			}
 			if cp, ok := capByName()[name]; !ok || cp > capability.CAP_LAST_CAP {
-				if !contains(unknown, name) {
+				if !slices.Contains(unknown, name) {
 					unknown = append(unknown, name)
 				}
 			}

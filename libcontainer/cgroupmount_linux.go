@@ -14,15 +14,6 @@ import (
 
 const cgroupRoot = "/sys/fs/cgroup"
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // mountCgroup gives the container its own view of the cgroup filesystem:
 // read-only bind mounts of its own cgroup directories (the paths the
 // parent computed), so it sees the same whether or not it has a cgroup
