@@ -17,6 +17,7 @@ import (
 
 	"husk/cgroups"
 	"husk/internal/jsondec"
+	"husk/internal/jsonenc"
 )
 
 const (
@@ -216,19 +217,11 @@ func removeDir(dir string) error {
 	return nil
 }
 
-// cgroupRecord is cgroup.json: the cgroup paths, recorded before the
-// directories exist, in a directory not yet in place (no temporary file
-// and rename needed). It is the start of a record.
-type cgroupRecord struct {
-	CgroupPaths map[string]string `json:"cgroupPaths"`
-}
-
+// writeCgroupFile writes cgroup.json, {"cgroupPaths":...}: the cgroup
+// paths, recorded before the directories exist, in a directory not yet in
+// place (no temporary file and rename needed).
 func writeCgroupFile(dir string, paths map[string]string) error {
-	data, err := json.Marshal(cgroupRecord{paths})
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, cgroupFile), data, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, cgroupFile), marshalCgroupFile(paths), 0o600); err != nil {
 		return fmt.Errorf("record cgroups: %w", err)
 	}
 	return nil
@@ -372,14 +365,11 @@ func readRecord(dir string) (*record, error) {
 // a killed create stops the write at, cgroup.json still starts with the
 // whole cgroupPaths member; readers see state.json whole or not at all.
 func writeFirstRecord(dir string, rec *record) error {
-	data, err := json.Marshal(rec)
+	data, err := rec.marshal()
 	if err != nil {
 		return err
 	}
-	old, err := json.Marshal(cgroupRecord{rec.CgroupPaths})
-	if err != nil {
-		return err
-	}
+	old := marshalCgroupFile(rec.CgroupPaths)
 	// An empty cgroupPaths is left out of the record: no common start.
 	if len(rec.CgroupPaths) == 0 || !bytes.HasPrefix(data, old[:len(old)-1]) {
 		return writeRecord(dir, rec)
@@ -405,9 +395,49 @@ func writeFirstRecord(dir string, rec *record) error {
 	return nil
 }
 
+// marshal writes the record as json.Marshal does, without its encoders'
+// cold start (≈ 0.3 ms in a new process). Config is valid JSON: it was
+// decoded before it got here.
+func (r *record) marshal() ([]byte, error) {
+	var o jsonenc.Object
+	if len(r.CgroupPaths) > 0 {
+		o.StringMap("cgroupPaths", r.CgroupPaths)
+	}
+	writeSpecState(&o, r.State.State)
+	o.String("rootfs", r.Rootfs)
+	if err := o.Time("created", r.Created); err != nil {
+		return nil, fmt.Errorf("created: %w", err)
+	}
+	o.String("owner", r.Owner)
+	o.Uint("initStartTime", r.InitStartTime)
+	o.Raw("config", r.Config)
+	return o.Done(), nil
+}
+
+// writeSpecState writes the members of a specs.State as json.Marshal does.
+func writeSpecState(o *jsonenc.Object, s specs.State) {
+	o.String("ociVersion", s.Version)
+	o.String("id", s.ID)
+	o.String("status", string(s.Status))
+	if s.Pid != 0 {
+		o.Int("pid", int64(s.Pid))
+	}
+	o.String("bundle", s.Bundle)
+	if len(s.Annotations) > 0 {
+		o.StringMap("annotations", s.Annotations)
+	}
+}
+
+// marshalCgroupFile gives cgroup.json's content: the start of a record.
+func marshalCgroupFile(paths map[string]string) []byte {
+	var o jsonenc.Object
+	o.StringMap("cgroupPaths", paths)
+	return o.Done()
+}
+
 // writeRecord replaces state.json atomically: readers see the old or the new file.
 func writeRecord(dir string, rec *record) error {
-	data, err := json.Marshal(rec)
+	data, err := rec.marshal()
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -1076,5 +1077,71 @@ func TestWriteFirstRecord(t *testing.T) {
 	// cgroup.json as husk wrote it before: a plain map.
 	if got, err := leadingCgroupPaths([]byte(`{"memory":"/sys/fs/cgroup/memory/c1"}`)); err != nil || got["memory"] != "/sys/fs/cgroup/memory/c1" {
 		t.Errorf("plain map: %v, %v", got, err)
+	}
+}
+
+// record.marshal and initConfig.encode write what json.Marshal writes.
+func TestMarshalLikeEncodingJSON(t *testing.T) {
+	rec := testRecord("c1", 42, 7, minimalConfig)
+	bare := testRecord("c2", 0, 0, "")
+	bare.Annotations = nil
+	bare.Config = nil
+	rec.CgroupPaths = map[string]string{"": "/sys/fs/cgroup/unified/c1", "memory": "/sys/fs/cgroup/memory/<c1>"}
+	rec.Owner = "root"
+	for _, r := range []*record{rec, bare} {
+		got, err := r.marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("record:\n got %s\nwant %s", got, want)
+		}
+	}
+	if got, want := marshalCgroupFile(rec.CgroupPaths), `{"cgroupPaths":{"":"/sys/fs/cgroup/unified/c1","memory":"/sys/fs/cgroup/memory/\u003cc1\u003e"}}`; string(got) != want {
+		t.Errorf("cgroup.json %s, want %s", got, want)
+	}
+
+	full := initConfig{ID: "c1", Rootfs: "/r", State: rec.State.State, Config: json.RawMessage(minimalConfig),
+		NoPivot: true, NoNewKeyring: true, RuntimeHooks: true, StartFd: 7, CgroupPaths: rec.CgroupPaths, NewCgroupNS: true,
+		Process: &specs.Process{Args: []string{"sh"}, Cwd: "/"}, Seccomp: &specs.LinuxSeccomp{DefaultAction: specs.ActAllow},
+		SeccompBPF: []byte{1, 2, 3}, PreserveFds: 2, ListenFds: 1}
+	for _, c := range []initConfig{full, {ID: "c2", State: bare.State.State}} {
+		got, err := c.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Process != nil {
+			c.ProcessJSON, _ = json.Marshal(c.Process)
+			c.SeccompJSON, _ = json.Marshal(c.Seccomp)
+		}
+		want, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("init config:\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+// A field added to these types must be added to their writers too.
+func TestMarshalWritersKnowEveryField(t *testing.T) {
+	for _, c := range []struct {
+		typ    reflect.Type
+		fields int
+		writer string
+	}{
+		{reflect.TypeFor[record](), 4, "record.marshal"},
+		{reflect.TypeFor[State](), 4, "record.marshal"},
+		{reflect.TypeFor[specs.State](), 6, "writeSpecState"},
+		{reflect.TypeFor[initConfig](), 17, "initConfig.encode"},
+	} {
+		if n := c.typ.NumField(); n != c.fields {
+			t.Errorf("%v has %d fields, %s writes %d: update it (and this test)", c.typ, n, c.writer, c.fields)
+		}
 	}
 }
