@@ -120,7 +120,7 @@ func (d *decoder) next() byte {
 
 // literal consumes the keyword lit (true, false, null).
 func (d *decoder) literal(lit string) error {
-	if !strings.HasPrefix(string(d.data[d.pos:]), lit) {
+	if !strings.HasPrefix(string(d.data[d.pos:min(d.pos+len(lit), len(d.data))]), lit) {
 		return errSyntax
 	}
 	d.pos += len(lit)
@@ -407,13 +407,24 @@ func (d *decoder) number() (string, error) {
 
 // str consumes a string and returns its value. Strings that encoding/json
 // would repair (invalid UTF-8, lone surrogates) are left to it.
-func (d *decoder) str() (string, error) {
+func (d *decoder) str() (string, error) { return d.scanStr(true) }
+
+// skipStr checks a string that is not decoded, building nothing.
+func (d *decoder) skipStr() error {
+	_, err := d.scanStr(false)
+	return err
+}
+
+func (d *decoder) scanStr(keep bool) (string, error) {
 	p := d.pos + 1 // past the quote
 	// The common case: nothing escaped, all printable ASCII.
 	for p < len(d.data) {
 		c := d.data[p]
 		if c == '"' {
-			s := string(d.data[d.pos+1 : p])
+			var s string
+			if keep {
+				s = string(d.data[d.pos+1 : p])
+			}
 			d.pos = p + 1
 			return s, nil
 		}
@@ -422,7 +433,10 @@ func (d *decoder) str() (string, error) {
 		}
 		p++
 	}
-	buf := append([]byte(nil), d.data[d.pos+1:p]...)
+	var buf []byte
+	if keep {
+		buf = append(buf, d.data[d.pos+1:p]...)
+	}
 	for p < len(d.data) {
 		c := d.data[p]
 		switch {
@@ -436,17 +450,23 @@ func (d *decoder) str() (string, error) {
 			if r == utf8.RuneError && n == 1 {
 				return "", errString
 			}
-			buf = append(buf, d.data[p:p+n]...)
+			if keep {
+				buf = append(buf, d.data[p:p+n]...)
+			}
 			p += n
 		case c != '\\':
-			buf = append(buf, c)
+			if keep {
+				buf = append(buf, c)
+			}
 			p++
 		default:
 			r, n, err := unescape(d.data[p:])
 			if err != nil {
 				return "", err
 			}
-			buf = utf8.AppendRune(buf, r)
+			if keep {
+				buf = utf8.AppendRune(buf, r)
+			}
 			p += n
 		}
 	}
@@ -563,8 +583,7 @@ func (d *decoder) skipValue(depth int) error {
 	case '[':
 		return d.elements(func() error { return d.skipValue(depth + 1) })
 	case '"':
-		_, err := d.str()
-		return err
+		return d.skipStr()
 	case 't':
 		return d.literal("true")
 	case 'f':
