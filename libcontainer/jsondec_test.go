@@ -82,18 +82,18 @@ func TestInitConfigRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got.ProcessJSON, got.SeccompJSON = nil, nil
 	if !reflect.DeepEqual(*got, want) {
 		t.Errorf("decoded %+v, want %+v", *got, want)
 	}
-	for _, cfg := range []initConfig{{ID: "c2"}, want} {
-		data, err := cfg.encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := decodeInitConfig(data)
-		if err != nil || (got.Process == nil) != (cfg.Process == nil) || (got.Seccomp == nil) != (cfg.Seccomp == nil) {
-			t.Errorf("%s: process %v seccomp %v, err %v", data, got.Process, got.Seccomp, err)
-		}
+	// Without an exec's process and filter, none comes back.
+	data, err = initConfig{ID: "c2"}.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err = decodeInitConfig(data); err != nil {
+		t.Fatal(err)
+	}
+	if got.Process != nil || got.Seccomp != nil {
+		t.Errorf("%s: process %v seccomp %v", data, got.Process, got.Seccomp)
 	}
 }

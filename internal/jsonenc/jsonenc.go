@@ -69,9 +69,14 @@ func (o *Object) Raw(k string, raw []byte) {
 	o.b = append(o.b, raw...)
 }
 
-// Bytes adds b as a base64 string, as encoding/json writes a []byte.
+// Bytes adds b as a base64 string, as encoding/json writes a []byte
+// (null when b is nil).
 func (o *Object) Bytes(k string, b []byte) {
 	o.key(k)
+	if b == nil {
+		o.b = append(o.b, "null"...)
+		return
+	}
 	o.b = append(o.b, '"')
 	o.b = base64.StdEncoding.AppendEncode(o.b, b)
 	o.b = append(o.b, '"')

@@ -74,10 +74,11 @@ func TestObject(t *testing.T) {
 	if got := empty.Done(); string(got) != "{}" {
 		t.Errorf("empty object: %s", got)
 	}
-	var nilRaw Object
-	nilRaw.Raw("r", nil)
-	if got := nilRaw.Done(); string(got) != `{"r":null}` {
-		t.Errorf("nil raw: %s", got)
+	var nils Object
+	nils.Raw("r", nil)
+	nils.Bytes("bytes", nil)
+	if got, want := nils.Done(), `{"r":null,"bytes":null}`; string(got) != want {
+		t.Errorf("nil raw and bytes: %s, want %s", got, want)
 	}
 }
 
