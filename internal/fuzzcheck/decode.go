@@ -1,12 +1,10 @@
 package fuzzcheck
 
 import (
-	"encoding"
 	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
-	"time"
 
 	"husk/internal/jsondec"
 )
@@ -64,14 +62,6 @@ func FastPathTypes(t *testing.T, roots ...reflect.Type) {
 		seen[typ] = true
 		if !jsondec.Handles(typ) {
 			t.Errorf("%s (%s) is left to encoding/json", path, typ)
-		}
-		if typ == reflect.TypeFor[json.RawMessage]() || typ == reflect.TypeFor[time.Time]() {
-			return // jsondec's special cases
-		}
-		for _, u := range []reflect.Type{reflect.TypeFor[json.Unmarshaler](), reflect.TypeFor[encoding.TextUnmarshaler]()} {
-			if typ.Implements(u) || reflect.PointerTo(typ).Implements(u) {
-				t.Errorf("%s (%s) implements %s", path, typ, u)
-			}
 		}
 		switch typ.Kind() {
 		case reflect.Pointer, reflect.Slice, reflect.Array:
