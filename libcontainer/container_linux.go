@@ -509,10 +509,11 @@ type ExecOpts struct {
 // Exec starts a process in the container's namespaces and returns its pid
 // once it has been exec'd.
 func (c *Container) Exec(o ExecOpts) (int, error) {
-	switch s := c.Status(); {
-	case s == specs.StateStopped:
+	status := c.Status()
+	switch {
+	case status == specs.StateStopped:
 		return 0, fmt.Errorf("cannot exec in a stopped container")
-	case s == StatePaused && !o.IgnorePaused:
+	case status == StatePaused && !o.IgnorePaused:
 		// The new process would freeze on joining the cgroup.
 		return 0, fmt.Errorf("cannot exec in a paused container (resume it, or pass --ignore-paused)")
 	}
@@ -557,7 +558,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	err = p.conn.sendInit(initConfig{ID: c.ID, Process: o.Process, Seccomp: spec.Linux.Seccomp, SeccompBPF: bpf, PreserveFds: o.PreserveFds})
 	if err == nil {
 		console := newConsoleReceiver(o.Process.Terminal, o.Console)
-		err = awaitExec(p.conn, spec.Linux.Seccomp, p.pid, c.hookState(specs.StateRunning), console)
+		err = awaitExec(p.conn, spec.Linux.Seccomp, p.pid, c.hookState(status), console)
 		if err == nil {
 			err = console.check()
 		}
