@@ -235,24 +235,24 @@ func writeCgroupFile(dir string, paths map[string]string) error {
 func recordedCgroup(dir string) (cgroups.Manager, error) {
 	path := filepath.Join(dir, cgroupFile)
 	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		// A damaged state.json may still start with its cgroups; if it
-		// does not, nothing records them.
-		data, err = os.ReadFile(filepath.Join(dir, stateFile))
-		if err != nil {
+	fromState := errors.Is(err, os.ErrNotExist)
+	if fromState {
+		// cgroup.json became state.json: a damaged one may still start
+		// with its cgroups.
+		path = filepath.Join(dir, stateFile)
+		if data, err = os.ReadFile(path); errors.Is(err, os.ErrNotExist) {
 			return nil, nil
 		}
-		paths, err := leadingCgroupPaths(data)
-		if err != nil {
-			return nil, nil
-		}
-		return (&record{CgroupPaths: paths}).cgroup()
 	}
 	if err != nil {
 		return nil, err
 	}
 	paths, err := leadingCgroupPaths(data)
 	if err != nil {
+		if fromState {
+			Warnf("%s: %v: the container's cgroups, if it had any, are left behind", path, err)
+			return nil, nil
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return (&record{CgroupPaths: paths}).cgroup()
@@ -260,8 +260,13 @@ func recordedCgroup(dir string) (cgroups.Manager, error) {
 
 func leadingCgroupPaths(data []byte) (map[string]string, error) {
 	d := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("not a JSON object: %v", err)
+	switch tok, err := d.Token(); {
+	case err != nil:
+		return nil, err
+	case tok == nil:
+		return nil, nil // null: no cgroups
+	case tok != json.Delim('{'):
+		return nil, fmt.Errorf("starts with %v, not a JSON object", tok)
 	}
 	key, err := d.Token()
 	if err != nil {

@@ -1074,6 +1074,18 @@ func TestWriteFirstRecord(t *testing.T) {
 	if cg, err := recordedCgroup(dir); err != nil || cg == nil || !reflect.DeepEqual(cg.Paths(), paths) {
 		t.Errorf("cgroups of a corrupt state.json: %v, %v", cg, err)
 	}
+	// One whose start is gone too leaves nothing to find, and says so.
+	if err := os.WriteFile(filepath.Join(dir, stateFile), []byte(`{"oci`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cg, err := recordedCgroup(dir); err != nil || cg != nil {
+		t.Errorf("cgroups of a state.json cut before them: %v, %v", cg, err)
+	}
+	for doc, want := range map[string]string{`null`: "", `[1]`: "starts with [, not a JSON object"} {
+		if got, err := leadingCgroupPaths([]byte(doc)); got != nil || (err == nil) != (want == "") || (err != nil && err.Error() != want) {
+			t.Errorf("leadingCgroupPaths(%s) = %v, %v, want error %q", doc, got, err, want)
+		}
+	}
 	// cgroup.json as husk wrote it before: a plain map.
 	if got, err := leadingCgroupPaths([]byte(`{"memory":"/sys/fs/cgroup/memory/c1"}`)); err != nil || got["memory"] != "/sys/fs/cgroup/memory/c1" {
 		t.Errorf("plain map: %v, %v", got, err)
