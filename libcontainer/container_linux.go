@@ -50,34 +50,30 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	}
 	b := o.Bundle
 	spec := b.Spec
-	newCgroup, err := cgroups.New(spec.Linux.CgroupsPath, o.ID)
+	cg, err := cgroups.New(spec.Linux.CgroupsPath, o.ID)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.File, err)
 	}
 	// The cgroup paths are recorded with the directory, before the cgroups
 	// exist, so that `delete` finds them whenever create dies.
-	dir, lock, err := makeLockedDir(o.Root, o.ID, newCgroup.Paths())
+	dir, lock, err := makeLockedDir(o.Root, o.ID, cg.Paths())
 	if err != nil {
 		return nil, err
 	}
 	var p *initProcess
-	var cg cgroups.Manager
 	defer func() {
 		if err != nil {
 			if p != nil {
 				p.kill()
 				p.conn.f.Close()
 			}
-			if cg != nil {
-				cg.Kill()
-				cg.Destroy()
-			}
+			cg.Kill()
+			cg.Destroy()
 			removeDir(dir)
 			lock.Close()
 		}
 	}()
 
-	cg = newCgroup // ours to remove from here on
 	bpf, storeBPF := seccomp.Cached(o.Root, spec.Linux.Seccomp)
 	defer storeBPF()
 	warnUnknownCaps(b.File, spec.Process)

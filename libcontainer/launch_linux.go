@@ -219,7 +219,7 @@ func launch(o launchOpts) (_ *initProcess, err error) {
 		}
 		switch typ {
 		case msgUsermapReq:
-			if err := writeIDMaps(pid, o.ns.uidMap, o.ns.gidMap); err != nil {
+			if err := writeIDMaps(pid, ns.uidMap, ns.gidMap); err != nil {
 				return nil, err
 			}
 			if err := p.conn.send(msgUsermapAck, nil); err != nil {
