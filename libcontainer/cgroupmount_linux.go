@@ -3,7 +3,6 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,9 +20,14 @@ const cgroupRoot = "/sys/fs/cgroup"
 // v1 or hybrid host each hierarchy gets a directory in a tmpfs, as the
 // host has it.
 func (r *rootfs) mountCgroup(dest string, opts mountOptions) error {
-	v2, hier, err := r.cgroupHierarchies()
-	if err != nil {
-		return err
+	var st unix.Statfs_t
+	if err := unix.Statfs(cgroupRoot, &st); err != nil {
+		return fmt.Errorf("statfs %s: %w", cgroupRoot, err)
+	}
+	// A v2 host: the parent's paths are the one {"": dir} (cgroups.Load).
+	v2 := st.Type == unix.CGROUP2_SUPER_MAGIC
+	if v2 && r.cgroupPaths[""] == "" {
+		return nil
 	}
 	flags := opts.flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	t, err := r.resolvedTarget(dest, true)
@@ -32,14 +36,12 @@ func (r *rootfs) mountCgroup(dest string, opts mountOptions) error {
 	}
 	defer t.Close()
 	if v2 {
-		if len(hier) == 0 {
-			return nil
-		}
-		if err := bindCgroup(hier[0].src, t); err != nil {
+		if err := bindCgroup(r.cgroupPaths[""], t); err != nil {
 			return err
 		}
 		return r.finishMount(dest, mountOptions{flags: flags | unix.MS_BIND})
 	}
+	hier := r.v1Hierarchies()
 	if err := unix.Mount("tmpfs", t.path(), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return fmt.Errorf("mount tmpfs for cgroups: %w", err)
 	}
@@ -108,31 +110,18 @@ func recursiveAttrs(flags uintptr) (uint64, bool) {
 	return attr, rest == 0
 }
 
-// cgroupBind is a hierarchy mountCgroup binds: its mount point's name
-// under /sys/fs/cgroup ("" on v2) and the container's directory in it.
+// cgroupBind is a v1 hierarchy mountCgroup binds: its mount point's name
+// under /sys/fs/cgroup and the container's directory in it.
 type cgroupBind struct{ name, src string }
 
-// cgroupHierarchies works out, without reading the mount table, what
-// mountCgroup binds: on a v2 host (a cgroup2 mount at /sys/fs/cgroup) the
-// container's directory; otherwise, sorted by name, each hierarchy mounted
-// right under /sys/fs/cgroup in which the container has a directory. The
-// parent made every cgroup path under such a mount; a statfs tells a
-// mount point of a hierarchy from a directory of the tmpfs above them.
-func (r *rootfs) cgroupHierarchies() (v2 bool, hier []cgroupBind, err error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(cgroupRoot, &st); err != nil {
-		return false, nil, fmt.Errorf("statfs %s: %w", cgroupRoot, err)
-	}
-	paths := slices.Sorted(maps.Values(r.cgroupPaths))
-	if st.Type == unix.CGROUP2_SUPER_MAGIC {
-		for _, p := range paths {
-			if p == cgroupRoot || strings.HasPrefix(p, cgroupRoot+"/") {
-				return true, []cgroupBind{{src: p}}, nil
-			}
-		}
-		return true, nil, nil
-	}
-	for _, p := range paths {
+// v1Hierarchies works out, without reading the mount table, the
+// hierarchies mounted right under /sys/fs/cgroup in which the container
+// has a directory, sorted by name. The parent made every cgroup path
+// under such a mount; a statfs tells a hierarchy's mount point from a
+// directory of the tmpfs above them.
+func (r *rootfs) v1Hierarchies() []cgroupBind {
+	var hier []cgroupBind
+	for _, p := range r.cgroupPaths {
 		rel, ok := strings.CutPrefix(p, cgroupRoot+"/")
 		if !ok {
 			continue
@@ -141,6 +130,7 @@ func (r *rootfs) cgroupHierarchies() (v2 bool, hier []cgroupBind, err error) {
 		if slices.ContainsFunc(hier, func(h cgroupBind) bool { return h.name == name }) {
 			continue // co-mounted controllers share a directory
 		}
+		var st unix.Statfs_t
 		err := unix.Statfs(filepath.Join(cgroupRoot, name), &st)
 		if err != nil || (st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC) {
 			continue // not a hierarchy's mount point: one mounted deeper is left out
@@ -148,7 +138,7 @@ func (r *rootfs) cgroupHierarchies() (v2 bool, hier []cgroupBind, err error) {
 		hier = append(hier, cgroupBind{name: name, src: p})
 	}
 	slices.SortFunc(hier, func(a, b cgroupBind) int { return strings.Compare(a.name, b.name) })
-	return false, hier, nil
+	return hier
 }
 
 func bindCgroup(src string, t handle) error {
