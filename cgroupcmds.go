@@ -75,11 +75,7 @@ func psTable(w io.Writer, args []string, pids []int) error {
 	var out bytes.Buffer
 	cmd := exec.Command("ps", args...)
 	cmd.Stdout = &out
-	err := timerslack.Spawn(cmd.Start)
-	if err == nil {
-		err = cmd.Wait()
-	}
-	if err != nil {
+	if err := timerslack.Run(cmd); err != nil {
 		return fmt.Errorf("ps %s: %w", strings.Join(args, " "), err)
 	}
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")

@@ -77,10 +77,7 @@ func runHook(h specs.Hook, state []byte) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	// A hook's children may keep its output open; do not wait for them.
 	cmd.WaitDelay = time.Second
-	err := timerslack.Spawn(cmd.Start)
-	if err == nil {
-		err = cmd.Wait()
-	}
+	err := timerslack.Run(cmd)
 	if errors.Is(err, exec.ErrWaitDelay) {
 		err = nil // the hook itself succeeded; a child of it kept its output open
 	}

@@ -43,7 +43,9 @@ func Catchable(sig unix.Signal) bool {
 // Catch makes every signal in sigs (all Catchable) arrive on c from now on
 // instead of taking its default action. It is for one call per process:
 // the handlers stay installed until exit (a forked child gets the default
-// ones back when it execs).
+// ones back when it execs). A later os/signal.Notify for one of these
+// signals never fires: the Go runtime only puts its own handler back when
+// os/signal enables a signal for the first time.
 func Catch(c chan<- os.Signal, sigs []unix.Signal) error {
 	nums := make([]C.int, len(sigs))
 	for i, s := range sigs {

@@ -11,7 +11,8 @@
 // A C constructor widens the slack before the Go runtime makes its first
 // thread, since a thread inherits the slack of the thread that makes it.
 // A process forked from a thread takes that thread's slack as its own and
-// as its default, so Spawn and ForExec put the inherited one back first.
+// as its default, so Spawn (or Run) and ForExec put the inherited one
+// back first: every program husk starts goes through one of them.
 package timerslack
 
 /*
@@ -20,8 +21,8 @@ package timerslack
 
 #define HUSK_TIMER_SLACK_NS 5000000UL
 
+// The slack husk was started with, once it is widened; else 0.
 static unsigned long husk_inherited_slack;
-static int husk_slack_widened;
 
 // After nsenter's constructor (which has priority 101): a `husk init` that
 // nsenter forks takes the inherited slack as its default.
@@ -31,40 +32,28 @@ __attribute__((constructor(102))) static void husk_widen_timer_slack(void)
 	// 0: a real-time thread, whose sleeps have no slack to widen.
 	if (slack <= 0 || (unsigned long)slack >= HUSK_TIMER_SLACK_NS)
 		return;
-	husk_inherited_slack = (unsigned long)slack;
-	husk_slack_widened = prctl(PR_SET_TIMERSLACK, HUSK_TIMER_SLACK_NS, 0, 0, 0) == 0;
+	if (prctl(PR_SET_TIMERSLACK, HUSK_TIMER_SLACK_NS, 0, 0, 0) == 0)
+		husk_inherited_slack = (unsigned long)slack;
 }
 
-static int husk_timer_slack(unsigned long *inherited, unsigned long *wide)
-{
-	*inherited = husk_inherited_slack;
-	*wide = HUSK_TIMER_SLACK_NS;
-	return husk_slack_widened;
-}
+static unsigned long husk_inherited(void) { return husk_inherited_slack; }
 */
 import "C"
 
 import (
 	"fmt"
+	"os/exec"
 	"runtime"
 
 	"golang.org/x/sys/unix"
 )
 
-var inherited, wide, widened = func() (uintptr, uintptr, bool) {
-	var i, w C.ulong
-	ok := C.husk_timer_slack(&i, &w) != 0
-	return uintptr(i), uintptr(w), ok
-}()
+// wide is the slack of husk's own threads.
+const wide = uintptr(C.HUSK_TIMER_SLACK_NS)
 
-// Wide is the slack of husk's own threads, or 0 when it was left as
-// inherited (a real-time thread, or one started with a wider slack).
-func Wide() uintptr {
-	if !widened {
-		return 0
-	}
-	return wide
-}
+// inherited is the slack husk was started with, or 0 when the constructor
+// left it alone (a real-time thread, or one started with a wider slack).
+var inherited = uintptr(C.husk_inherited())
 
 // ForExec gives the calling thread back the inherited slack, for a
 // program about to replace the process by execve(2) on that thread,
@@ -77,7 +66,7 @@ func ForExec() error {
 // with the inherited slack, so that the program starts with the slack
 // husk was started with.
 func Spawn(start func() error) error {
-	if !widened {
+	if inherited == 0 {
 		return start()
 	}
 	runtime.LockOSThread()
@@ -90,8 +79,16 @@ func Spawn(start func() error) error {
 	return start()
 }
 
+// Run runs cmd (Start, then Wait) through Spawn.
+func Run(cmd *exec.Cmd) error {
+	if err := Spawn(cmd.Start); err != nil {
+		return err
+	}
+	return cmd.Wait()
+}
+
 func set(slack uintptr) error {
-	if !widened {
+	if inherited == 0 {
 		return nil
 	}
 	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, slack, 0, 0, 0); err != nil {

@@ -29,10 +29,10 @@ func slackOfThread() (uintptr, error) {
 // alone: a real-time thread (no slack) or one started with a wider one.
 func requireWidened(t *testing.T) {
 	t.Helper()
-	if Wide() != 0 {
+	if inherited != 0 {
 		return
 	}
-	if inherited == 0 && (threadSlack(t) == 0 || threadSlack(t) >= wide) {
+	if s := threadSlack(t); s == 0 || s >= wide {
 		t.Skipf("started with a timer slack of %d ns: nothing to widen", threadSlack(t))
 	}
 	t.Fatalf("the constructor did not widen the timer slack (inherited %d ns, this thread's %d ns)", inherited, threadSlack(t))
@@ -57,8 +57,8 @@ func TestThreadsHaveTheWideSlack(t *testing.T) {
 		if r.err != nil {
 			t.Fatal(r.err)
 		}
-		if r.slack != Wide() {
-			t.Fatalf("thread's timer slack %d ns, want %d", r.slack, Wide())
+		if r.slack != wide {
+			t.Fatalf("thread's timer slack %d ns, want %d", r.slack, wide)
 		}
 	}
 }
@@ -77,8 +77,8 @@ func TestSpawnAndForExecRestoreTheInheritedSlack(t *testing.T) {
 	if got := strings.TrimSpace(out.String()); got != strconv.FormatUint(uint64(inherited), 10) {
 		t.Errorf("spawned program's timer slack %s ns, want the inherited %d", got, inherited)
 	}
-	if got := threadSlack(t); got != Wide() {
-		t.Errorf("after Spawn the thread's slack is %d ns, want %d", got, Wide())
+	if got := threadSlack(t); got != wide {
+		t.Errorf("after Spawn the thread's slack is %d ns, want %d", got, wide)
 	}
 
 	runtime.LockOSThread()
