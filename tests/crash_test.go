@@ -215,6 +215,33 @@ func (k *crashCase) finish(deleteFlags ...string) {
 	k.e.assertNoLeftovers(leftovers{ids: []string{k.c.id}, marker: k.marker})
 }
 
+// waitEntry returns once dir has an entry called name, watching dir with
+// inotify so that the test acts right after the entry appears.
+func waitEntry(t *testing.T, dir, name string) {
+	t.Helper()
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_MOVED_TO|unix.IN_ONLYDIR); err != nil {
+		t.Fatalf("watch %s: %v", dir, err)
+	}
+	deadline := time.Now().Add(pollTimeout)
+	buf := make([]byte, 64<<10)
+	for !exists(filepath.Join(dir, name)) {
+		left := time.Until(deadline)
+		if left <= 0 {
+			t.Fatalf("timed out waiting for %s to appear in %s", name, dir)
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, int(left.Milliseconds())+1); err != nil && err != unix.EINTR {
+			t.Fatal(err)
+		}
+		unix.Read(fd, buf) // drain; the loop looks at the directory itself
+	}
+}
+
 // husk SIGKILLed at each phase of create.
 func TestCrashCreateKilled(t *testing.T) {
 	skipIfRunc(t, "husk's create phases")
@@ -229,11 +256,14 @@ func TestCrashCreateKilled(t *testing.T) {
 		prepare func(s *specs.Spec, h *hookCtl)
 		reach   func(k *crashCase, r *running)
 	}{
-		{"state dir made", blocked, func(k *crashCase, r *running) { waitFile(k.e.t, filepath.Join(k.e.root, k.c.id)) }},
+		// Watched, not polled: create goes on to block nsenter within a
+		// poll's interval, and the kill must land before that.
+		{"state dir made", blocked, func(k *crashCase, r *running) { waitEntry(k.e.t, k.e.root, k.c.id) }},
 		// The directory the init is cloned into (v2, or the unified one
 		// of a hybrid host) comes first; the others while it starts.
 		{"cgroup dir made", blocked, func(k *crashCase, r *running) {
-			waitFile(k.e.t, defaultCgroupDirs(k.e.t, k.c.id).dir(k.e.t, ""))
+			dir := defaultCgroupDirs(k.e.t, k.c.id).dir(k.e.t, "")
+			waitEntry(k.e.t, filepath.Dir(dir), filepath.Base(dir))
 		}},
 		{"init started", blocked, func(k *crashCase, r *running) { waitNsenterBlocked(k, r) }},
 		{"prestart hook", hooked("prestart"), func(k *crashCase, r *running) { k.h.waitHook("prestart") }},
