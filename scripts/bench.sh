@@ -210,7 +210,9 @@ memory_peak() {
 lifecycle_round() {
 	local name=$1 id
 	id="r-$name-$round-$$"
+	active+=("$name $id") # a run killed at the limit leaves it behind
 	timed run "$name" run -b "$work/b-true" "$id" || return 0
+	unset 'active[-1]'
 
 	id="p-$name-$round-$$"
 	active+=("$name $id")
@@ -265,6 +267,9 @@ leftovers() {
 	echo "bench: $name storm round $round: no leftovers"
 }
 
+# cpu_ticks: busy and idle jiffies of all CPUs.
+cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }
+
 # settle waits (3 s at most) until the CPUs have been idle for 200 ms:
 # the kernel tears a storm's network namespaces and cgroups down in its
 # workers after the last container is gone, and that work must not land
@@ -272,14 +277,15 @@ leftovers() {
 settle() {
 	local i busy0 idle0 busy1 idle1
 	for ((i = 0; i < 15; i++)); do
-		read -r busy0 idle0 < <(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
+		read -r busy0 idle0 < <(cpu_ticks)
 		sleep 0.2
-		read -r busy1 idle1 < <(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
+		read -r busy1 idle1 < <(cpu_ticks)
 		# Under 10% busy: a quiet machine.
 		if ((10 * (busy1 - busy0) < (busy1 - busy0) + (idle1 - idle0))); then
 			return 0
 		fi
 	done
+	echo "bench: the CPUs did not go idle within 3 s: this storm round runs on a busy machine"
 }
 
 storm_round() {

@@ -4,7 +4,7 @@
 // nor a timeout(1) process in between is counted: they would add the
 // same milliseconds to every runtime and squeeze the ratios towards 1.
 //
-//	benchexec -o FILE -t SECONDS CMD [ARGS...]
+//	benchexec -o FILE -t DURATION CMD [ARGS...]
 //
 // The command inherits stdin, stdout and stderr. benchexec exits with the
 // command's status (128+N when a signal N ended it), or 124 after killing
@@ -46,6 +46,10 @@ func run(out string, limit time.Duration, args []string) int {
 	cmd := exec.CommandContext(ctx, path, args[1:]...)
 	cmd.Args[0] = args[0]
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// As timeout(1): the command in a process group of its own, and the
+	// whole group killed at the limit, not the command alone.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	t0 := time.Now()
 	err = cmd.Run()
 	elapsed := time.Since(t0)
