@@ -119,7 +119,7 @@ bench: deps build
 # The profile is taken of bin/husk-profile: bin/husk leaves runtime/pprof
 # (and with it the Go runtime's memory profiling) out.
 bench-profile: deps $(BIN)-profile
-	HUSK_BIN=$(CURDIR)/$(BIN)-profile scripts/bench-profile.sh
+	scripts/bench-profile.sh
 
 clean:
 	rm -rf bin _demo _profile _conformance

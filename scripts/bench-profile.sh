@@ -14,12 +14,12 @@
 #   inittrace.txt        GODEBUG=inittrace=1 of a CLI start: package inits
 # strace slows every syscall down: read its times as relative.
 #
-# Environment: PROFILE_RUNS (default 30), HUSK_BIN (default bin/husk).
+# Environment: PROFILE_RUNS (default 30), HUSK_BIN (default bin/husk-profile, the build with the profiler).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-husk=${HUSK_BIN:-$repo/bin/husk}
+husk=${HUSK_BIN:-$repo/bin/husk-profile}
 runs=${PROFILE_RUNS:-30}
 out=$repo/_profile
 tmo=(timeout -k 5 120)
@@ -29,7 +29,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 [ -x "$husk" ] || {
-	echo "bench-profile.sh: $husk not found: build it with 'make build'" >&2
+	echo "bench-profile.sh: $husk not found: build it with 'make bin/husk-profile' (make bench-profile does)" >&2
 	exit 1
 }
 command -v strace >/dev/null 2>&1 || {
