@@ -29,8 +29,8 @@
 #                       a pass is reported as a pass). runc always gets 1.
 #   VM_TEST_RUN         -test.run pattern (no spaces)
 #   VM_TIMEOUT          seconds before the VM is killed (default 240: a run
-#                       takes ~25 s); a VM killed without a result is booted
-#                       once more
+#                       takes ~25 s); a VM killed without a result after its
+#                       kernel reported a lockup is booted once more
 #   VM_CACHE            cache directory (default _vm in the repository)
 #   VM_KEEP_CONSOLE     1: print the console log even on success
 #   VM_SERIAL_ONLY      1: no virtio-serial port: the test output goes over
@@ -371,12 +371,11 @@ hung() {
 		! grep -aq '^VMTESTS-EXIT [0-9]' "$output" "$console" 2>/dev/null
 }
 boot
-if hung; then
-	# The emulated guest kernel now and then locks both of its CPUs up
-	# (soft lockups and RCU stalls on the console, a busy host makes it
-	# likelier), whatever runs in it. One more boot tells that from a hang
-	# that the tests cause, which comes back.
-	log "the VM hung; its console:"
+# The emulated guest kernel now and then locks both of its CPUs up (a
+# busy host makes it likelier), whatever runs in it: boot once more when
+# its console says so. A hang of the tests themselves is not retried.
+if hung && grep -aqE 'soft lockup|rcu: .*detected stalls' "$console"; then
+	log "the guest kernel locked up; its console:"
 	tr -d '\r' <"$console" | tail -n 20 | cat -v >&2 || true
 	log "booting it once more"
 	boot
