@@ -229,15 +229,16 @@ func (m *v1Manager) planDevices(p *plan, devices []specs.LinuxDeviceCgroup) {
 		return
 	}
 	allow, eff := effectiveDeviceRules(rules)
-	var last *op
-	for _, w := range v1DeviceWrites(allow, eff, current) {
+	writes := v1DeviceWrites(allow, eff, current)
+	for i := 0; i < len(writes); {
 		// A run of rules for one file goes through one open of it, one
 		// write(2) per rule: a dozen kernfs opens fewer per container.
-		if last != nil && filepath.Base(last.path) == w[0] {
-			last.chunks = append(last.chunks, w[1])
-			continue
+		file := writes[i][0]
+		var run []string
+		for ; i < len(writes) && writes[i][0] == file; i++ {
+			run = append(run, writes[i][1])
 		}
-		last = p.write(field, dir, w[0], w[1])
+		p.add(op{field: field, path: filepath.Join(dir, file), chunks: run})
 	}
 }
 

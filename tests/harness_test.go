@@ -698,7 +698,7 @@ func (e *env) assertNothingLeft(id string, b *bundle) {
 		return
 	}
 	assertNoMountsOf(t, b.dir)
-	for _, p := range processesInside(t, b.dir) {
+	for _, p := range leftProcesses(t, b.dir, "") {
 		t.Errorf("process left behind: %s", p.desc)
 	}
 }
