@@ -34,8 +34,8 @@ func withTimerSlack(t *testing.T, ns uintptr, f func()) {
 
 func TestTimerSlackOfStartedPrograms(t *testing.T) {
 	e := newEnv(t)
-	s, dir := e.hookSpec("sh", "-c", "")
-	s.Process.Args[2] = "cat /proc/self/timerslack_ns > " + filepath.Join(dir, "process") + "; exec sleep 1000"
+	s, dir := e.hookSpec() // the process, which writes into dir, is set below
+	s.Process.Args = []string{"sh", "-c", "cat /proc/self/timerslack_ns > " + filepath.Join(dir, "process") + "; exec sleep 1000"}
 	for _, k := range hookKinds {
 		setHook(s, k, shellHook("cat /proc/self/timerslack_ns > "+filepath.Join(dir, k)))
 	}
