@@ -139,25 +139,27 @@ func readString(fs fileSystem, path string) (string, error) {
 	return strings.TrimSpace(s), err
 }
 
-// mkdirAll creates dir and the missing directories above it.
-func mkdirAll(fs fileSystem, dir string) error {
+// mkdirAll creates dir and the missing directories above it. made, when
+// not nil, is called for each directory it creates, parents first, and
+// for dir itself if it was there already (existed).
+func mkdirAll(fs fileSystem, dir string, made func(dir string, existed bool) error) error {
 	// The directory first: it is new and its parent exists, nearly always,
 	// and a stat of each level cost as much as the mkdir.
 	err := fs.Mkdir(dir)
-	if err == nil || errors.Is(err, os.ErrExist) {
+	if errors.Is(err, os.ErrNotExist) && filepath.Dir(dir) != dir {
+		if err := mkdirAll(fs, filepath.Dir(dir), made); err != nil {
+			return err
+		}
+		err = fs.Mkdir(dir)
+	}
+	existed := errors.Is(err, os.ErrExist)
+	if err != nil && !existed {
+		return err
+	}
+	if made == nil {
 		return nil
 	}
-	parent := filepath.Dir(dir)
-	if !errors.Is(err, os.ErrNotExist) || parent == dir {
-		return err
-	}
-	if err := mkdirAll(fs, parent); err != nil {
-		return err
-	}
-	if err := fs.Mkdir(dir); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
-	}
-	return nil
+	return made(dir, existed)
 }
 
 // writePid moves a process (all its threads) into a cgroup.

@@ -32,7 +32,7 @@ type Placement struct {
 // is missing above it ahead of Apply, so that a process can be cloned into
 // it while Apply makes the others.
 func MkdirAll(dir string) error {
-	if err := mkdirAll(hostFS{}, dir); err != nil {
+	if err := mkdirAll(hostFS{}, dir, nil); err != nil {
 		return fmt.Errorf("cgroups: create %s: %w", dir, err)
 	}
 	return nil

@@ -46,7 +46,7 @@ func (m *v1Manager) Apply(pid int) error {
 		if dir == m.paths["cpuset"] {
 			err = ensureCpuset(m.fs, dir)
 		} else {
-			err = mkdirAll(m.fs, dir)
+			err = mkdirAll(m.fs, dir, nil)
 		}
 		if err != nil {
 			return fmt.Errorf("cgroups: create %s: %w", dir, err)
@@ -67,11 +67,10 @@ func (m *v1Manager) Apply(pid int) error {
 // parent's values already, with cgroup.clone_children), so only the
 // parent's values are read.
 func ensureCpuset(fs fileSystem, dir string) error {
-	err := fs.Mkdir(dir)
-	switch {
-	case err == nil:
-		return fillCpuset(fs, dir, nil)
-	case errors.Is(err, os.ErrExist):
+	return mkdirAll(fs, dir, func(dir string, existed bool) error {
+		if !existed {
+			return fillCpuset(fs, dir, nil)
+		}
 		var have []string
 		for _, f := range cpusetFiles {
 			v, err := readString(fs, filepath.Join(dir, f))
@@ -83,16 +82,7 @@ func ensureCpuset(fs fileSystem, dir string) error {
 			}
 		}
 		return fillCpuset(fs, dir, have)
-	case errors.Is(err, os.ErrNotExist) && filepath.Dir(dir) != dir:
-		if err := ensureCpuset(fs, filepath.Dir(dir)); err != nil {
-			return err
-		}
-		if err := fs.Mkdir(dir); err != nil && !errors.Is(err, os.ErrExist) {
-			return err
-		}
-		return fillCpuset(fs, dir, nil)
-	}
-	return err
+	})
 }
 
 var cpusetFiles = []string{"cpuset.cpus", "cpuset.mems"}
