@@ -722,15 +722,7 @@ func mountinfoLines(t testing.TB, path string) []string {
 // mountPointsUnder lists host mount points at or below dir (decoded: the
 // kernel octal-escapes spaces and the like).
 func mountPointsUnder(t testing.TB, dir string) []string {
-	var mps []string
-	for _, l := range mountinfoLines(t, "/proc/self/mountinfo") {
-		if f := strings.Fields(l); len(f) > 4 {
-			if mp := mountinfo.Unescape(f[4]); mp == dir || strings.HasPrefix(mp, dir+"/") {
-				mps = append(mps, mp)
-			}
-		}
-	}
-	return mps
+	return mountinfo.PointsUnder(readFile(t, "/proc/self/mountinfo"), dir)
 }
 
 type devIno struct{ dev, ino uint64 }

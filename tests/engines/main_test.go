@@ -94,20 +94,24 @@ func deleteContainers(dir string) {
 		if !strings.HasPrefix(root, dir+"/") {
 			continue
 		}
-		ents, _ := os.ReadDir(root)
-		for _, e := range ents {
-			// husk's own entries (the seccomp cache) start with '@'.
-			if !e.IsDir() || strings.HasPrefix(e.Name(), "@") {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			cmd := exec.CommandContext(ctx, huskBin, "--root", root, "delete", "--force", e.Name())
-			if out, err := cmd.CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "engines: cleanup: %v: %v: %s", cmd.Args, err, out)
-			}
-			cancel()
+		for _, id := range strings.Fields(huskCleanup(root, "list", "-q")) {
+			huskCleanup(root, "delete", "--force", id)
 		}
 	}
+}
+
+// huskCleanup runs husk on root for the cleanup and gives its output; a
+// failure is reported, not stopped at, and gives nothing.
+func huskCleanup(root string, args ...string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, huskBin, append([]string{"--root", root}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "engines: cleanup: %v: %v: %s", cmd.Args, err, out)
+		return ""
+	}
+	return string(out)
 }
 
 // releaseDir deletes the containers engines left under dir, kills what
@@ -160,15 +164,7 @@ func mountsUnder(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var mps []string
-	for l := range strings.Lines(string(b)) {
-		// The fifth field is the mount point, octal-escaped.
-		if f := strings.Fields(l); len(f) > 4 {
-			if mp := mountinfo.Unescape(f[4]); mp == dir || strings.HasPrefix(mp, dir+"/") {
-				mps = append(mps, mp)
-			}
-		}
-	}
+	mps := mountinfo.PointsUnder(string(b), dir)
 	sort.Slice(mps, func(i, j int) bool { return len(mps[i]) > len(mps[j]) })
 	return mps, nil
 }
