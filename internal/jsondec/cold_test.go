@@ -28,9 +28,10 @@ func TestColdStartCost(t *testing.T) {
 		t.Skip("set HUSK_COLD_COST=1 to measure; it runs the test binary 30 times")
 	}
 	dir := t.TempDir()
+	docs := fixtures(t)
 	for _, name := range []string{"husk spec", "full.json", "with seccomp profile"} {
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
-		if err := os.WriteFile(path, fixtures(t)[name], 0o600); err != nil {
+		if err := os.WriteFile(path, docs[name], 0o600); err != nil {
 			t.Fatal(err)
 		}
 		for _, mode := range []string{"encoding/json", "jsondec"} {
