@@ -1102,16 +1102,7 @@ func TestMarshalLikeEncodingJSON(t *testing.T) {
 	rec.Owner = "root"
 	for _, r := range []*record{rec, bare} {
 		got, err := r.marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := json.Marshal(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("record:\n got %s\nwant %s", got, want)
-		}
+		sameAsJSON(t, "record", got, err, r)
 	}
 	if got, want := marshalCgroupFile(rec.CgroupPaths), `{"cgroupPaths":{"":"/sys/fs/cgroup/unified/c1","memory":"/sys/fs/cgroup/memory/\u003cc1\u003e"}}`; string(got) != want {
 		t.Errorf("cgroup.json %s, want %s", got, want)
@@ -1123,16 +1114,23 @@ func TestMarshalLikeEncodingJSON(t *testing.T) {
 		SeccompBPF: []byte{1, 2, 3}, PreserveFds: 2, ListenFds: 1}
 	for _, c := range []initConfig{full, {ID: "c2", State: bare.State.State}} {
 		got, err := c.encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := json.Marshal(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("init config:\n got %s\nwant %s", got, want)
-		}
+		sameAsJSON(t, "init config", got, err, c)
+	}
+}
+
+// sameAsJSON checks that got (written with err) is what json.Marshal(v)
+// writes.
+func sameAsJSON(t *testing.T, what string, got []byte, err error, v any) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s:\n got %s\nwant %s", what, got, want)
 	}
 }
 
